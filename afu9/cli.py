@@ -1,0 +1,128 @@
+"""``afu9``: serve one server, bring the whole suite up, list tools, upgrade the database, regenerate files."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+
+from afu9 import registry
+from shared.errors import ConfigError
+from shared.names import SERVERS
+from shared.runner import add_serve_arguments, build_endpoint, fail
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="afu9", description="AFU-9 MCP server suite.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="serve one server over stdio (default) or HTTP")
+    serve.add_argument("server", choices=[s.name for s in SERVERS])
+    add_serve_arguments(serve)
+
+    up = commands.add_parser("up", help="serve every server over HTTP on its default port")
+    up.add_argument("--host", help="interface (default: AFU9_HOST or 127.0.0.1)")
+    up.add_argument("--stateless", action="store_true", help="stateless JSON responses")
+
+    tools = commands.add_parser("tools", help="print a server's tool table (Markdown)")
+    tools.add_argument("server", choices=[s.name for s in SERVERS])
+
+    db = commands.add_parser("db", help="database commands")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="DB_COMMAND")
+    db_commands.add_parser("upgrade", help="apply every pending migration")
+
+    commands.add_parser("generate", help="rewrite mcp.json, the README tool tables and docs/tools.md")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of the ``afu9`` command."""
+    args, rest = _parser().parse_known_args(argv)
+    if args.command == "serve":
+        entry = registry.load(args.server)
+        forwarded = ["--transport", args.transport, *(["--stateless"] if args.stateless else [])]
+        forwarded += [*(["--host", args.host] if args.host else []), *(["--port", str(args.port)] if args.port else [])]
+        entry.main([*forwarded, *rest])
+        return
+    if rest:
+        fail(f"unrecognized arguments: {' '.join(rest)}")
+    if args.command == "up":
+        _up(args.host, args.stateless)
+    elif args.command == "tools":
+        from afu9.generate import tool_table
+
+        sys.stdout.write(tool_table(registry.load(args.server)) + "\n")
+    elif args.command == "db":
+        _db_upgrade()
+    elif args.command == "generate":
+        from afu9.generate import write_all
+
+        for path in write_all():
+            sys.stdout.write(f"wrote {path}\n")
+
+
+def _up(host: str | None, stateless: bool) -> None:
+    from shared.logs import configure_logging
+    from shared.settings import CommonSettings, load_settings
+    from shared.transports import serve_http
+
+    common = load_settings(CommonSettings)
+    configure_logging(common.log_level)
+    try:
+        endpoints = [
+            build_endpoint(entry.name, entry.settings, entry.build, host=host, stateless=stateless)
+            for entry in registry.all_servers()
+        ]
+    except ConfigError as error:
+        fail(str(error))
+
+    def announce() -> None:
+        database = "PostgreSQL (AFU9_DATABASE_URL)" if common.database_url else f"SQLite {common.data_dir / 'afu9.db'}"
+        lines = [f"AFU-9 is up. Database: {database}. Writes: {'on' if common.allow_writes else 'off'}.", ""]
+        for endpoint in endpoints:
+            base = f"http://{endpoint.host}:{endpoint.port}"
+            lines.append(f"  {endpoint.name:<14} {base}/mcp   (health {base}/health, ready {base}/ready)")
+        config = {
+            "mcpServers": {
+                f"afu9-{endpoint.name}": {"type": "http", "url": f"http://{endpoint.host}:{endpoint.port}/mcp"}
+                | ({"headers": {"Authorization": "Bearer ${AFU9_TOKEN}"}} if common.http_tokens else {})
+                for endpoint in endpoints
+            }
+        }
+        lines += [
+            "",
+            "Client config (paste into Claude Desktop, VS Code or any MCP client):",
+            json.dumps(config, indent=2),
+        ]
+        lines += ["", "Press Ctrl+C to stop."]
+        sys.stdout.write("\n".join(lines) + "\n")
+        sys.stdout.flush()
+
+    asyncio.run(serve_http(endpoints, on_started=announce))
+
+
+def _db_upgrade() -> None:
+    from shared.db import Database
+    from shared.errors import DependencyUnavailable
+    from shared.logs import configure_logging
+    from shared.settings import CommonSettings, load_settings
+
+    settings = load_settings(CommonSettings)
+    configure_logging("WARNING")
+
+    async def upgrade() -> None:
+        database = Database(settings.sqlalchemy_url())
+        try:
+            await database.ensure_schema()
+        finally:
+            await database.aclose()
+
+    try:
+        asyncio.run(upgrade())
+    except DependencyUnavailable as error:
+        fail(str(error))
+    sys.stdout.write(f"database schema is current ({settings.sqlalchemy_url().split(':', 1)[0]})\n")

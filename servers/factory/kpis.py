@@ -1,0 +1,248 @@
+"""The KPI catalog and its measurements, on the database (no MCP here: tools/kpis.py is the adapter)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from servers.factory.models import (
+    HistorySummary,
+    KpiDefinition,
+    KpiDetail,
+    KpiHistory,
+    KpiList,
+    KpiSummary,
+    Measurement,
+    RecordedMeasurement,
+)
+from shared.db import Database
+from shared.errors import Conflict, InvalidRequest, NotFound
+from shared.pagination import decode_cursor, encode_cursor
+from shared.schema import kpi_definitions as defs
+from shared.schema import kpi_measurements as meas
+
+__all__ = ["KpiStore", "meets_target", "utc"]
+
+
+def utc(moment: datetime) -> datetime:
+    """``moment`` in UTC; a naive datetime is taken to be UTC already (as SQLite returns them)."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def meets_target(value: float, target: float, direction: str) -> bool:
+    return value >= target if direction == "higher_is_better" else value <= target
+
+
+def _current_versions() -> sa.Subquery:
+    return sa.select(defs.c.kpi_id, sa.func.max(defs.c.version).label("version")).group_by(defs.c.kpi_id).subquery()
+
+
+def _definition(row: Any) -> KpiDefinition:
+    return KpiDefinition(
+        kpi_id=row.kpi_id,
+        version=row.version,
+        name=row.name,
+        category=row.category,
+        unit=row.unit,
+        description=row.description,
+        formula=row.formula,
+        target=row.target,
+        direction=row.direction,
+        changelog=row.changelog,
+        effective_from=utc(row.effective_from),
+    )
+
+
+class KpiStore:
+    """Reads the versioned KPI catalog; records and reads measurements."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    async def list(self, *, category: str | None, limit: int, cursor: str | None) -> KpiList:
+        offset = int(decode_cursor(cursor, keys=frozenset({"offset"}))["offset"]) if cursor else 0
+        current = _current_versions()
+        query = sa.select(defs).join(
+            current, sa.and_(defs.c.kpi_id == current.c.kpi_id, defs.c.version == current.c.version)
+        )
+        if category is not None:
+            query = query.where(defs.c.category == category)
+        async with self.database.connect() as connection:
+            total = (await connection.execute(sa.select(sa.func.count()).select_from(query.subquery()))).scalar_one()
+            rows = (
+                await connection.execute(
+                    query.order_by(defs.c.category, defs.c.kpi_id).offset(max(offset, 0)).limit(limit)
+                )
+            ).all()
+        kpis = [
+            KpiSummary(
+                kpi_id=row.kpi_id,
+                name=row.name,
+                category=row.category,
+                unit=row.unit,
+                target=row.target,
+                direction=row.direction,
+                version=row.version,
+            )
+            for row in rows
+        ]
+        more = offset + len(kpis) < total
+        return KpiList(
+            kpis=kpis, total=total, next_cursor=encode_cursor({"offset": offset + len(kpis)}) if more else None
+        )
+
+    async def get(self, kpi_id: str, version: int | None = None) -> KpiDetail:
+        async with self.database.connect() as connection:
+            rows = (
+                await connection.execute(sa.select(defs).where(defs.c.kpi_id == kpi_id).order_by(defs.c.version))
+            ).all()
+            if not rows:
+                raise await self._unknown(connection, kpi_id)
+        versions = [row.version for row in rows]
+        chosen = rows[-1] if version is None else next((row for row in rows if row.version == version), None)
+        if chosen is None:
+            raise NotFound(f"KPI {kpi_id} has no version {version}; its versions are {versions}.")
+        return KpiDetail(definition=_definition(chosen), versions=versions)
+
+    async def record(
+        self,
+        *,
+        kpi_id: str,
+        value: float,
+        measured_at: datetime | None,
+        scope: str,
+        source: str | None,
+        idempotency_key: str | None,
+    ) -> RecordedMeasurement:
+        moment = utc(measured_at) if measured_at is not None else datetime.now(UTC)
+        async with self.database.connect() as connection:
+            definition = await self._current(connection, kpi_id)
+            if idempotency_key is not None:
+                existing = (
+                    await connection.execute(sa.select(meas).where(meas.c.idempotency_key == idempotency_key))
+                ).first()
+                if existing is not None:
+                    same = (existing.kpi_id, existing.value, existing.scope) == (kpi_id, value, scope)
+                    if not same:
+                        raise Conflict(
+                            f"Idempotency key {idempotency_key!r} was already used for a different measurement "
+                            f"({existing.kpi_id}={existing.value} in scope {existing.scope}); use a new key."
+                        )
+                    return RecordedMeasurement(measurement=self._measurement(existing, definition), created=False)
+            row = {
+                "id": uuid.uuid4(),
+                "kpi_id": kpi_id,
+                "kpi_version": definition.version,
+                "value": value,
+                "measured_at": moment,
+                "scope": scope,
+                "source": source,
+                "idempotency_key": idempotency_key,
+            }
+            await connection.execute(meas.insert().values(**row))
+        stored = Measurement(
+            id=str(row["id"]),
+            kpi_id=kpi_id,
+            kpi_version=definition.version,
+            value=value,
+            measured_at=moment,
+            scope=scope,
+            source=source,
+            meets_target=meets_target(value, definition.target, definition.direction),
+        )
+        return RecordedMeasurement(measurement=stored, created=True)
+
+    async def history(
+        self, *, kpi_id: str, start: datetime, end: datetime, scope: str, limit: int, cursor: str | None
+    ) -> KpiHistory:
+        start, end = utc(start), utc(end)
+        if end <= start:
+            raise InvalidRequest(f"end ({end.isoformat()}) must be after start ({start.isoformat()}).")
+        in_range = sa.and_(
+            meas.c.kpi_id == kpi_id, meas.c.scope == scope, meas.c.measured_at >= start, meas.c.measured_at < end
+        )
+        page = sa.select(meas).where(in_range)
+        if cursor:
+            position = decode_cursor(cursor, keys=frozenset({"t", "id"}))
+            after_time = utc(datetime.fromisoformat(str(position["t"])))
+            after_id = uuid.UUID(str(position["id"]))
+            page = page.where(
+                sa.or_(meas.c.measured_at > after_time, sa.and_(meas.c.measured_at == after_time, meas.c.id > after_id))
+            )
+        async with self.database.connect() as connection:
+            definition = await self._current(connection, kpi_id)
+            rows = (await connection.execute(page.order_by(meas.c.measured_at, meas.c.id).limit(limit + 1))).all()
+            stats = (
+                await connection.execute(
+                    sa.select(
+                        sa.func.count(), sa.func.min(meas.c.value), sa.func.max(meas.c.value), sa.func.avg(meas.c.value)
+                    ).where(in_range)
+                )
+            ).one()
+            latest = (
+                await connection.execute(
+                    sa.select(meas.c.value)
+                    .where(in_range)
+                    .order_by(meas.c.measured_at.desc(), meas.c.id.desc())
+                    .limit(1)
+                )
+            ).scalar_one_or_none()
+        more = len(rows) > limit
+        rows = rows[:limit]
+        measurements = [self._measurement(row, definition) for row in rows]
+        next_cursor = (
+            encode_cursor({"t": measurements[-1].measured_at.isoformat(), "id": measurements[-1].id}) if more else None
+        )
+        summary = HistorySummary(
+            count=stats[0],
+            min=stats[1],
+            max=stats[2],
+            mean=None if stats[3] is None else float(stats[3]),
+            latest=latest,
+            latest_meets_target=None
+            if latest is None
+            else meets_target(latest, definition.target, definition.direction),
+        )
+        return KpiHistory(
+            kpi_id=kpi_id,
+            unit=definition.unit,
+            target=definition.target,
+            direction=definition.direction,
+            scope=scope,
+            start=start,
+            end=end,
+            measurements=measurements,
+            summary=summary,
+            next_cursor=next_cursor,
+        )
+
+    @staticmethod
+    def _measurement(row: Any, definition: KpiDefinition) -> Measurement:
+        return Measurement(
+            id=str(row.id),
+            kpi_id=row.kpi_id,
+            kpi_version=row.kpi_version,
+            value=row.value,
+            measured_at=utc(row.measured_at),
+            scope=row.scope,
+            source=row.source,
+            meets_target=meets_target(row.value, definition.target, definition.direction),
+        )
+
+    async def _current(self, connection: Any, kpi_id: str) -> KpiDefinition:
+        row = (
+            await connection.execute(
+                sa.select(defs).where(defs.c.kpi_id == kpi_id).order_by(defs.c.version.desc()).limit(1)
+            )
+        ).first()
+        if row is None:
+            raise await self._unknown(connection, kpi_id)
+        return _definition(row)
+
+    @staticmethod
+    async def _unknown(connection: Any, kpi_id: str) -> NotFound:
+        known = (await connection.execute(sa.select(defs.c.kpi_id).distinct().order_by(defs.c.kpi_id))).scalars().all()
+        return NotFound(f"There is no KPI {kpi_id!r}. Known KPIs: {', '.join(known)}. Call list_kpis for details.")

@@ -1,0 +1,123 @@
+"""Toolset ``kpis``: the factory KPI catalog (versioned definitions) and KPI measurements."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.resolve import Resolve
+from pydantic import Field
+
+from servers.factory.deps import FactoryDeps
+from servers.factory.models import Category, KpiDetail, KpiHistory, KpiList, RecordedMeasurement
+from shared.toolset import Toolset
+
+__all__ = ["kpis"]
+
+kpis = Toolset("kpis", "The 12 factory KPIs: versioned definitions, measurements and their history.")
+
+
+def factory_deps(ctx: Context) -> FactoryDeps:
+    """The server's dependencies, as the lifespan built them."""
+    return ctx.request_context.lifespan_context
+
+
+Deps = Annotated[FactoryDeps, Resolve(factory_deps)]
+KpiId = Annotated[
+    str,
+    Field(
+        pattern=r"^[a-z][a-z0-9_]{1,63}$",
+        description="KPI id from list_kpis, e.g. cycle_time, success_rate, mttr.",
+    ),
+]
+Scope = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=255,
+        description="What is measured: 'factory' for the whole factory, or e.g. 'repo:owner/name'.",
+    ),
+]
+Cursor = Annotated[
+    str | None, Field(max_length=512, description="next_cursor from the previous page; omit for the first.")
+]
+
+
+@kpis.read(title="List factory KPIs")
+async def list_kpis(
+    deps: Deps,
+    category: Annotated[Category | None, Field(description="Only KPIs of this category.")] = None,
+    limit: Annotated[int, Field(ge=1, le=100, description="KPIs per page.")] = 50,
+    cursor: Cursor = None,
+) -> KpiList:
+    """List the factory KPI catalog: id, name, category, unit, target and direction of each KPI.
+
+    Use it to find a KPI's id. Call get_kpi for a KPI's formula and version history, get_kpi_history for
+    its measured values over time.
+    """
+    return await deps.kpis.list(category=category, limit=limit, cursor=cursor)
+
+
+@kpis.read(title="Get a KPI definition")
+async def get_kpi(
+    deps: Deps,
+    kpi_id: KpiId,
+    version: Annotated[int | None, Field(ge=1, description="Definition version; omit for the current one.")] = None,
+) -> KpiDetail:
+    """Get one KPI's definition: description, formula, unit, target, direction and changelog, plus the
+    list of its versions. Definitions are immutable per version; pass version to see an older one."""
+    return await deps.kpis.get(kpi_id, version)
+
+
+@kpis.write(title="Record a KPI measurement", destructive=False, idempotent=True)
+async def record_kpi_measurement(
+    deps: Deps,
+    kpi_id: KpiId,
+    value: Annotated[float, Field(allow_inf_nan=False, description="Measured value, in the KPI's unit.")],
+    scope: Scope = "factory",
+    measured_at: Annotated[
+        datetime | None, Field(description="When the value was measured (ISO 8601; default: now, UTC).")
+    ] = None,
+    source: Annotated[str | None, Field(max_length=255, description="Who or what measured it.")] = None,
+    idempotency_key: Annotated[
+        str | None,
+        Field(
+            min_length=1,
+            max_length=255,
+            description="Retry-safe key: repeating a call with the same key and values records it once.",
+        ),
+    ] = None,
+) -> RecordedMeasurement:
+    """Record one measured value of a KPI under its current definition version.
+
+    Pass an idempotency_key when the call may be retried. The result says whether the value meets the
+    KPI's target. Read values back with get_kpi_history.
+    """
+    return await deps.kpis.record(
+        kpi_id=kpi_id,
+        value=value,
+        measured_at=measured_at,
+        scope=scope,
+        source=source,
+        idempotency_key=idempotency_key,
+    )
+
+
+@kpis.read(title="Get a KPI's history")
+async def get_kpi_history(
+    deps: Deps,
+    kpi_id: KpiId,
+    scope: Scope = "factory",
+    start: Annotated[
+        datetime | None, Field(description="Range start, inclusive (ISO 8601; default: 30 days ago).")
+    ] = None,
+    end: Annotated[datetime | None, Field(description="Range end, exclusive (ISO 8601; default: now).")] = None,
+    limit: Annotated[int, Field(ge=1, le=500, description="Measurements per page.")] = 100,
+    cursor: Cursor = None,
+) -> KpiHistory:
+    """Get a KPI's measurements over a time range, oldest first, with min/max/mean/latest over the whole
+    range and whether the latest value meets the target. Page with cursor while next_cursor is set."""
+    end = end or datetime.now(UTC)
+    start = start or (end - timedelta(days=30))
+    return await deps.kpis.history(kpi_id=kpi_id, start=start, end=end, scope=scope, limit=limit, cursor=cursor)

@@ -1,0 +1,107 @@
+"""The server kit: builds every AFU-9 MCP server the same way.
+
+``build_mcp_server`` wires what every server shares: the registered toolsets (through ``shared.toolset``),
+the lifespan that runs the server's dependencies, the audit middleware, bearer-token auth for HTTP, and the
+``/health`` and ``/ready`` routes. A server's own ``server.py`` only names its toolsets and dependencies.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any, Protocol
+
+from mcp.server.mcpserver import MCPServer
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from shared.audit import AuditLog, AuditMiddleware
+from shared.auth import StaticTokenVerifier, auth_settings
+from shared.db import Database, DependencyStatus
+from shared.settings import ServerSettings
+from shared.toolset import ToolPolicy, Toolset, register_tools
+
+__all__ = ["Afu9Server", "ServerDeps", "build_mcp_server"]
+
+VERSION = "0.1.0"
+
+
+class ServerDeps(Protocol):
+    """What the kit needs of a server's dependencies (each server's ``deps.py`` implements it)."""
+
+    database: Database
+
+    def running(self) -> contextlib.AbstractAsyncContextManager[Any]:
+        """Open the clients for the server's lifetime; yields nothing of interest."""
+        ...
+
+    async def readiness(self) -> dict[str, DependencyStatus]:
+        """Per-dependency readiness for ``/ready``."""
+        ...
+
+
+class Afu9Server(MCPServer[Any]):
+    """An MCPServer with the kit's parts in reach: its dependencies and its audit log."""
+
+    def __init__(self, name: str, *, deps: ServerDeps, audit: AuditLog, **kwargs: Any) -> None:
+        super().__init__(name, **kwargs)
+        self.deps = deps
+        self.audit = audit
+
+
+def build_mcp_server(
+    *,
+    name: str,
+    instructions: str,
+    settings: ServerSettings,
+    toolsets: Sequence[Toolset],
+    deps: ServerDeps,
+) -> Afu9Server:
+    """An MCPServer named ``afu9-<name>`` serving ``toolsets`` under ``settings``' policy, with ``deps``."""
+    audit = AuditLog(name, deps.database, capacity=settings.audit_queue_size)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_server: MCPServer[Any]) -> AsyncIterator[ServerDeps]:
+        async with deps.running():
+            audit.start()
+            try:
+                yield deps
+            finally:
+                await audit.aclose()
+
+    auth: dict[str, Any] = {}
+    if settings.http_tokens:
+        auth = {"token_verifier": StaticTokenVerifier(settings.http_tokens), "auth": auth_settings()}
+    server = Afu9Server(
+        f"afu9-{name}",
+        deps=deps,
+        audit=audit,
+        title=f"AFU-9 {name}",
+        instructions=instructions,
+        version=VERSION,
+        lifespan=lifespan,
+        middleware=[AuditMiddleware(audit)],
+        **auth,
+    )
+    register_tools(server, toolsets, ToolPolicy.from_settings(name, settings))
+    _add_probes(server, name, deps.readiness)
+    return server
+
+
+def _add_probes(
+    server: MCPServer[Any], name: str, readiness: Callable[[], Awaitable[dict[str, DependencyStatus]]]
+) -> None:
+    @server.custom_route("/health", methods=["GET"])
+    async def health(_request: Request) -> Response:  # pyright: ignore[reportUnusedFunction]
+        return JSONResponse({"status": "ok", "server": name, "version": VERSION})
+
+    @server.custom_route("/ready", methods=["GET"])
+    async def ready(_request: Request) -> Response:  # pyright: ignore[reportUnusedFunction]
+        checks = await readiness()
+        ok = all(status.ok for status in checks.values())
+        body = {
+            "status": "ready" if ok else "unavailable",
+            "server": name,
+            "checks": {key: {"ok": status.ok, "detail": status.detail} for key, status in checks.items()},
+        }
+        return JSONResponse(body, status_code=200 if ok else 503)

@@ -1,0 +1,165 @@
+"""Typed settings: the fields every AFU-9 process shares, and the base of each server's own.
+
+Settings are parsed once, in ``main()``, from the environment. A bad value stops the process
+with one line naming the environment variable (see :func:`load_settings`).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Literal, NoReturn, TypeVar
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+__all__ = ["CommonSettings", "ServerSettings", "load_settings", "setting_error_line"]
+
+_Csv = Annotated[list[str], NoDecode]
+
+
+def _env(*names: str) -> AliasChoices:
+    return AliasChoices(*names)
+
+
+class CommonSettings(BaseSettings):
+    """Fields every AFU-9 process reads. Their environment names are fixed (``AFU9_*``)."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True, validate_default=True)
+
+    database_url: SecretStr | None = Field(
+        default=None,
+        validation_alias=_env("AFU9_DATABASE_URL", "database_url"),
+        description="SQLAlchemy async URL, e.g. postgresql+asyncpg://user@host/db. "
+        "Default: a SQLite file under AFU9_DATA_DIR.",
+    )
+    data_dir: Path = Field(
+        default=Path(".afu9"),
+        validation_alias=_env("AFU9_DATA_DIR", "data_dir"),
+        description="Folder for the embedded SQLite database and other local state.",
+    )
+    allow_writes: bool = Field(
+        default=False,
+        validation_alias=_env("AFU9_ALLOW_WRITES", "allow_writes"),
+        description="Open the write gate on every server: write tools run instead of refusing.",
+    )
+    read_only: bool = Field(
+        default=False,
+        validation_alias=_env("AFU9_READ_ONLY", "read_only"),
+        description="Read-only mode: write tools are not even listed; every read tool stays.",
+    )
+    http_tokens: _Csv = Field(
+        default_factory=list,
+        validation_alias=_env("AFU9_HTTP_TOKENS", "http_tokens"),
+        description="Comma-separated bearer tokens accepted over HTTP, each `token` or `client:token`. "
+        "Empty: HTTP is open, which is allowed on a loopback host only.",
+    )
+    host: str = Field(
+        default="127.0.0.1",
+        validation_alias=_env("AFU9_HOST", "host"),
+        description="Interface the HTTP transport binds to.",
+    )
+    allowed_hosts: _Csv = Field(
+        default_factory=list,
+        validation_alias=_env("AFU9_ALLOWED_HOSTS", "allowed_hosts"),
+        description="Extra Host header values accepted over HTTP (host:port, `*` port wildcard allowed), "
+        "e.g. the load balancer's name. Loopback names are always accepted.",
+    )
+    allowed_origins: _Csv = Field(
+        default_factory=list,
+        validation_alias=_env("AFU9_ALLOWED_ORIGINS", "allowed_origins"),
+        description="Extra Origin header values accepted over HTTP (browser clients).",
+    )
+    max_request_bytes: int = Field(
+        default=1_048_576,
+        ge=1024,
+        validation_alias=_env("AFU9_MAX_REQUEST_BYTES", "max_request_bytes"),
+        description="Largest HTTP request body accepted; larger ones get 413.",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO",
+        validation_alias=_env("AFU9_LOG_LEVEL", "log_level"),
+        description="Level of the JSON log lines written to stderr.",
+    )
+    audit_queue_size: int = Field(
+        default=10_000,
+        ge=1,
+        validation_alias=_env("AFU9_AUDIT_QUEUE_SIZE", "audit_queue_size"),
+        description="Audit records held in memory while the database is away; past it the oldest are "
+        "dropped and counted.",
+    )
+
+    @field_validator("http_tokens", "allowed_hosts", "allowed_origins", mode="before")
+    @classmethod
+    def _split_csv(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    def sqlalchemy_url(self) -> str:
+        """The database URL to connect to (the embedded SQLite file when none is set)."""
+        if self.database_url is not None:
+            return self.database_url.get_secret_value()
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'afu9.db').as_posix()}"
+
+
+class ServerSettings(CommonSettings):
+    """Base of every server's settings: its own fields use the prefix ``AFU9_<NAME>_``.
+
+    Subclasses set ``model_config = SettingsConfigDict(env_prefix="AFU9_<NAME>_")`` and a default ``port``.
+    """
+
+    port: int = Field(default=0, ge=0, le=65535, description="HTTP port (0 picks a free one).")
+    toolsets: _Csv = Field(default_factory=list, description="Toolsets to serve (comma-separated); empty: all.")
+    enabled_tools: _Csv = Field(
+        default_factory=list, description="Only these tools (comma-separated); empty: every tool of the toolsets."
+    )
+    disabled_tools: _Csv = Field(default_factory=list, description="Tools never served (comma-separated).")
+    writes: bool | None = Field(
+        default=None, description="Per-server write gate; overrides AFU9_ALLOW_WRITES when set."
+    )
+
+    @field_validator("toolsets", "enabled_tools", "disabled_tools", mode="before")
+    @classmethod
+    def _split_server_csv(cls, value: object) -> object:
+        return cls._split_csv(value)
+
+    @property
+    def writes_allowed(self) -> bool:
+        """Whether write tools may run on this server."""
+        return self.allow_writes if self.writes is None else self.writes
+
+
+S = TypeVar("S", bound=BaseSettings)
+
+
+def setting_error_line(settings_cls: type[BaseSettings], error: ValidationError) -> str:
+    """One line naming the environment variable of the first bad setting, and what is wrong with it."""
+    first = error.errors()[0]
+    key = str(first["loc"][0]) if first["loc"] else "?"
+    field = settings_cls.model_fields.get(key)
+    if field is not None and isinstance(field.validation_alias, AliasChoices):
+        env = str(field.validation_alias.choices[0])
+    elif field is not None:
+        env = f"{settings_cls.model_config.get('env_prefix', '')}{key}".upper()
+    else:
+        env = key.upper()
+    return f"afu9: invalid setting {env}: {first['msg']}"
+
+
+def load_settings(settings_cls: type[S]) -> S:
+    """Parse ``settings_cls`` from the environment, or exit with one line naming the bad key."""
+    try:
+        return settings_cls()
+    except ValidationError as error:
+        _exit(setting_error_line(settings_cls, error))
+
+
+def _exit(line: str) -> NoReturn:
+    sys.stderr.write(line + "\n")
+    raise SystemExit(2)
