@@ -1,0 +1,92 @@
+"""Fixtures shared by the whole suite: databases (SQLite and PostgreSQL), settings, in-process clients."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mcp import Client
+
+from servers.factory.server import build_server
+from servers.factory.settings import FactorySettings
+
+POSTGRES_ADMIN_URL = os.environ.get("AFU9_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every ``async def`` test runs on asyncio through anyio's plugin."""
+    for item in items:
+        if isinstance(item, pytest.Function) and inspect.iscoroutinefunction(item.function):
+            item.add_marker(pytest.mark.anyio)
+
+
+@pytest.fixture(autouse=True)
+def anyio_backend() -> str:
+    """asyncio for every test (autouse keeps anyio from re-creating items, which would drop other params)."""
+    return "asyncio"
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests see no AFU9_* settings from the developer's shell."""
+    for key in list(os.environ):
+        if key.startswith("AFU9_") and key != "AFU9_TEST_POSTGRES_URL":
+            monkeypatch.delenv(key)
+
+
+async def _admin(statement: str) -> None:
+    import asyncpg  # pyright: ignore[reportMissingTypeStubs]
+
+    dsn = POSTGRES_ADMIN_URL.replace("postgresql+asyncpg://", "postgresql://")
+    connection = await asyncpg.connect(dsn, timeout=5)
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test (dropped afterwards)."""
+    name = f"afu9_test_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
+    try:
+        yield f"{base}/{name}"
+    finally:
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite+aiosqlite:///{(tmp_path / 'afu9.db').as_posix()}"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """Each test using it runs twice: on a SQLite file and on a fresh PostgreSQL database."""
+    return request.getfixturevalue(f"{request.param}_url")
+
+
+@pytest.fixture
+def factory_settings(database_url: str, tmp_path: Path) -> Callable[..., FactorySettings]:
+    """Build factory settings on the test's database; keyword arguments override fields."""
+
+    def make(**overrides: Any) -> FactorySettings:
+        values: dict[str, Any] = {"database_url": database_url, "data_dir": tmp_path, "allow_writes": True}
+        return FactorySettings(**(values | overrides))
+
+    return make
+
+
+@pytest.fixture
+async def factory_client(factory_settings: Callable[..., FactorySettings]) -> AsyncIterator[Client]:
+    """An in-process MCP client of the factory server (writes allowed), on SQLite and PostgreSQL."""
+    async with Client(build_server(factory_settings())) as client:
+        yield client
