@@ -11,7 +11,9 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver import MCPServer
+from mcp.types import CallToolResult, TextContent
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -19,7 +21,7 @@ from shared.audit import AuditLog, AuditMiddleware
 from shared.auth import StaticTokenVerifier, auth_settings
 from shared.db import Database, DependencyStatus
 from shared.settings import ServerSettings
-from shared.toolset import ToolPolicy, Toolset, register_tools
+from shared.toolset import ToolPolicy, Toolset, register_tools, select_tools, unserved_reason
 
 __all__ = ["Afu9Server", "ServerDeps", "build_mcp_server"]
 
@@ -69,6 +71,17 @@ def build_mcp_server(
             finally:
                 await audit.aclose()
 
+    policy = ToolPolicy.from_settings(name, settings)
+    served = {spec.name for spec in select_tools(toolsets, policy)}
+
+    async def explain_unserved(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        # An unknown or policy-hidden tool gets a sentence naming what is served (the SDK only says "Unknown tool").
+        tool = (ctx.params or {}).get("name") if ctx.method == "tools/call" else None
+        if isinstance(tool, str) and tool not in served:
+            text = unserved_reason(tool, toolsets, policy)
+            return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
+        return await call_next(ctx)
+
     auth: dict[str, Any] = {}
     if settings.http_tokens:
         auth = {"token_verifier": StaticTokenVerifier(settings.http_tokens), "auth": auth_settings()}
@@ -80,10 +93,10 @@ def build_mcp_server(
         instructions=instructions,
         version=VERSION,
         lifespan=lifespan,
-        middleware=[AuditMiddleware(audit)],
+        middleware=[AuditMiddleware(audit), explain_unserved],
         **auth,
     )
-    register_tools(server, toolsets, ToolPolicy.from_settings(name, settings))
+    register_tools(server, toolsets, policy)
     _add_probes(server, name, deps.readiness)
     return server
 

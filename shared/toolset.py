@@ -138,7 +138,12 @@ class ToolPolicy:
 def select_tools(toolsets: Sequence[Toolset], policy: ToolPolicy) -> list[ToolSpec]:
     """The tools ``policy`` serves, in declaration order. Unknown names in the policy are a ConfigError."""
     known_sets = {toolset.name for toolset in toolsets}
-    known_tools = {spec.name for toolset in toolsets for spec in toolset.tools}
+    names = [spec.name for toolset in toolsets for spec in toolset.tools]
+    known_tools = set(names)
+    if len(known_tools) < len(names):
+        # The SDK would keep the first and silently drop the other: refuse instead.
+        twice = sorted({name for name in names if names.count(name) > 1})
+        raise ValueError(f"tool(s) {', '.join(twice)} declared in more than one toolset of the {policy.server} server")
     _check_known(policy._env("TOOLSETS"), policy.toolsets, known_sets)
     _check_known(policy._env("ENABLED_TOOLS"), policy.enabled_tools, known_tools)
     _check_known(policy._env("DISABLED_TOOLS"), policy.disabled_tools, known_tools)
@@ -182,3 +187,20 @@ def _check_known(key: str, names: Iterable[str], known: set[str]) -> None:
     unknown = sorted(set(names) - known)
     if unknown:
         raise ConfigError(key, f"unknown name(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+
+
+def unserved_reason(name: str, toolsets: Sequence[Toolset], policy: ToolPolicy) -> str:
+    """Why ``name`` is not callable on this server, in a sentence that says what to do instead."""
+    served = [spec.name for spec in select_tools(toolsets, policy)]
+    spec = next((spec for toolset in toolsets for spec in toolset.tools if spec.name == name), None)
+    if spec is None:
+        return f"Unknown tool: {name}. This server's tools are: {', '.join(served) or 'none'}."
+    if policy.toolsets and spec.toolset not in policy.toolsets:
+        why = f"its toolset {spec.toolset} is not in {policy._env('TOOLSETS')}"
+    elif policy.enabled_tools and name not in policy.enabled_tools:
+        why = f"it is not in {policy._env('ENABLED_TOOLS')}"
+    elif name in policy.disabled_tools:
+        why = f"it is listed in {policy._env('DISABLED_TOOLS')}"
+    else:
+        why = "read-only mode is on (AFU9_READ_ONLY=1) and it changes data"
+    return f"{name} is not served here: {why}. This server's tools are: {', '.join(served) or 'none'}."
