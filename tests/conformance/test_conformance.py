@@ -1,0 +1,150 @@
+"""The official MCP conformance suite (``@modelcontextprotocol/conformance``) against the factory server.
+
+The server runs as a real process over streamable HTTP, stateful (the default) and ``--stateless`` (JSON
+responses, no session). Each scenario that applies to a real server is one test (TESTING.md): most of the
+suite's 32 scenarios call fixture tools and resources of a reference server (``test_simple_text``,
+``test://static-text``, ...) that a product server does not have, so they are not run at all. In particular
+``tools-call-simple-text`` and ``tools-call-error`` "pass" against any server (an unknown tool is an isError
+result, and they only check its shape), so they are never counted.
+
+A test passes only when the CLI exits 0 **and** every check it wrote to ``checks.json`` is SUCCESS (a WARNING
+fails the test too).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from mcp import Client
+from processes import ServerProcess, subprocess_env
+
+from conformance.node_tools import NodeTools, factory_http, node_tools
+
+pytestmark = pytest.mark.node
+
+# Apply to any server over HTTP (server-initialize ... prompts-list, server-sse-multiple-streams), and to a
+# local, unauthenticated one (dns-rebinding-protection: Host/Origin checks are on for loopback by default).
+SCENARIOS = [
+    "server-initialize",
+    "ping",
+    "tools-list",
+    "resources-list",
+    "prompts-list",
+    "server-sse-multiple-streams",
+    "dns-rebinding-protection",
+]
+
+# Run only when the server advertises the capability; the factory server offers neither today.
+IF_OFFERED = {"logging-set-level": "logging", "completion-complete": "completions"}
+
+# Scenarios that do not apply in --stateless mode, and why.
+NOT_STATELESS = {
+    # Stateless mode answers every POST with one JSON body and issues no session id, so there are no SSE
+    # streams to run side by side: the harness records a single WARNING ("did not provide session ID")
+    # and no check at all.
+    "server-sse-multiple-streams": "stateless JSON mode has no session and no SSE streams",
+}
+
+MODES = {"stateful": (), "stateless": ("--stateless",)}
+
+CASES = [
+    pytest.param(mode, scenario, id=f"{mode}-{scenario}")
+    for mode in MODES
+    for scenario in SCENARIOS
+    if not (mode == "stateless" and scenario in NOT_STATELESS)
+]
+OPTIONAL_CASES = [pytest.param(mode, scenario, id=f"{mode}-{scenario}") for mode in MODES for scenario in IF_OFFERED]
+
+RUN_TIMEOUT = 60.0
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")  # the CLI colours its report whatever the terminal
+
+
+@pytest.fixture(scope="module")
+def tools() -> NodeTools:
+    return node_tools()
+
+
+@pytest.fixture(scope="module")
+def servers(tools: NodeTools, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, ServerProcess]]:
+    """One factory server per mode for the whole module, each on its own SQLite data folder."""
+    with (
+        factory_http(tmp_path_factory.mktemp("stateful"), *MODES["stateful"]) as stateful,
+        factory_http(tmp_path_factory.mktemp("stateless"), *MODES["stateless"]) as stateless,
+    ):
+        yield {"stateful": stateful, "stateless": stateless}
+
+
+def _run_scenario(tools: NodeTools, url: str, scenario: str, results: Path) -> list[dict[str, Any]]:
+    """Run one scenario; return its checks (AssertionError with the CLI output when it did not pass)."""
+    command = [*tools.conformance, "server", "--url", url, "--scenario", scenario, "-o", str(results)]
+    completed = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        env=subprocess_env(),
+        timeout=RUN_TIMEOUT,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+    output = _ANSI.sub("", f"$ {' '.join(command)}\n{completed.stdout}\n{completed.stderr}")
+    written = sorted(results.glob("*/checks.json"))
+    assert len(written) == 1, f"expected one checks.json for {scenario}, found {written}\n{output}"
+    checks: list[dict[str, Any]] = json.loads(written[0].read_text())
+    assert checks, f"{scenario} ran no check\n{output}"
+    failed = [
+        f"{check['id']}: {check['status']} {check.get('errorMessage') or json.dumps(check.get('details'))[:500]}"
+        for check in checks
+        if check["status"] != "SUCCESS"
+    ]
+    assert not failed, f"{scenario}: checks not SUCCESS:\n" + "\n".join(failed) + f"\n{output}"
+    assert completed.returncode == 0, f"{scenario}: conformance exited {completed.returncode}\n{output}"
+    return checks
+
+
+@pytest.mark.parametrize(("mode", "scenario"), CASES)
+def test_factory_server_passes_the_conformance_scenario(
+    tools: NodeTools, servers: dict[str, ServerProcess], tmp_path: Path, mode: str, scenario: str
+) -> None:
+    _run_scenario(tools, servers[mode].url("/mcp"), scenario, tmp_path / "results")
+
+
+async def _capabilities(url: str) -> set[str]:
+    async with Client(url, mode="legacy") as client:
+        advertised = client.server_capabilities.model_dump(exclude_none=True)
+    return set(advertised)
+
+
+@pytest.mark.parametrize(("mode", "scenario"), OPTIONAL_CASES)
+def test_factory_server_passes_the_optional_scenario_when_it_offers_the_capability(
+    tools: NodeTools, servers: dict[str, ServerProcess], tmp_path: Path, mode: str, scenario: str
+) -> None:
+    url = servers[mode].url("/mcp")
+    capability = IF_OFFERED[scenario]
+    if capability not in anyio.run(_capabilities, url):
+        pytest.skip(f"the factory server does not offer {capability}, so {scenario} does not apply")
+
+    _run_scenario(tools, url, scenario, tmp_path / "results")
+
+
+async def _tool_names(url: str) -> list[str]:
+    async with Client(url, mode="legacy") as client:
+        return [tool.name for tool in (await client.list_tools()).tools]
+
+
+def test_the_tools_list_scenario_checks_every_tool_the_server_serves(
+    tools: NodeTools, servers: dict[str, ServerProcess], tmp_path: Path
+) -> None:
+    """Guards against a vacuous pass: the harness really saw the factory tools, all of them."""
+    url = servers["stateful"].url("/mcp")
+    checks = _run_scenario(tools, url, "tools-list", tmp_path / "results")
+
+    served = anyio.run(_tool_names, url)
+    assert {"list_kpis", "get_kpi", "record_kpi_measurement", "get_kpi_history"} <= set(served)
+    assert checks[0]["details"]["tools"] == served
