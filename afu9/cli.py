@@ -106,16 +106,20 @@ def _up(host: str | None, stateless: bool) -> None:
 
 
 def _db_upgrade() -> None:
+    from sqlalchemy.exc import ArgumentError, InvalidRequestError
+
     from shared.db import Database
     from shared.errors import DependencyUnavailable
     from shared.logs import configure_logging
+    from shared.redaction import redact_text
     from shared.settings import CommonSettings, load_settings
 
     settings = load_settings(CommonSettings)
     configure_logging("WARNING")
+    key = "AFU9_DATABASE_URL" if settings.database_url is not None else "AFU9_DATA_DIR"
+    database = Database(settings.sqlalchemy_url())
 
     async def upgrade() -> None:
-        database = Database(settings.sqlalchemy_url())
         try:
             await database.ensure_schema()
         finally:
@@ -123,6 +127,12 @@ def _db_upgrade() -> None:
 
     try:
         asyncio.run(upgrade())
-    except DependencyUnavailable as error:
-        fail(str(error))
+    except DependencyUnavailable:
+        fail(f"cannot reach the database ({key}): {database.last_error}; the schema was not upgraded")
+    except (ArgumentError, InvalidRequestError, ImportError) as error:
+        reason = redact_text(str(error).splitlines()[0] if str(error) else type(error).__name__)
+        fail(
+            f"invalid setting AFU9_DATABASE_URL: {reason} "
+            "(expected sqlite+aiosqlite:///path or postgresql+asyncpg://user@host/db)"
+        )
     sys.stdout.write(f"database schema is current ({settings.sqlalchemy_url().split(':', 1)[0]})\n")

@@ -14,7 +14,7 @@ import gc
 import ipaddress
 import logging
 import signal
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Generator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,7 +84,7 @@ def http_app(server: Afu9Server, settings: CommonSettings, *, stateless: bool = 
     session_lifespan = app.router.lifespan_context
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(app: Starlette) -> AsyncGenerator[None]:
         async with session_lifespan(app):
             server.deps.database.start()
             yield
@@ -128,8 +128,16 @@ async def serve_http(endpoints: Sequence[HttpEndpoint], on_started: Callable[[],
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop)
+
+    async def serve(server: Any, endpoint: HttpEndpoint) -> None:
+        try:
+            await server.serve()
+        except SystemExit:
+            # uvicorn exits the process when it cannot start (port taken...): stop the others cleanly instead.
+            log.error("could not serve %s on %s:%s", endpoint.name, endpoint.host, endpoint.port)
+
     tasks = [
-        asyncio.create_task(server.serve(), name=f"http-{endpoint.name}")
+        asyncio.create_task(serve(server, endpoint), name=f"http-{endpoint.name}")
         for server, endpoint in zip(servers, endpoints, strict=True)
     ]
 
@@ -157,6 +165,12 @@ async def serve_http(endpoints: Sequence[HttpEndpoint], on_started: Callable[[],
             raise SystemExit(1)
     finally:
         freezer.cancel()
+        if not all(task.done() for task in tasks):  # cancelled from outside: still shut every server down
+            stop()
+            await asyncio.wait(tasks, timeout=15)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(sig)
 
 
 def _uvicorn_server(config: Any) -> Any:
@@ -164,7 +178,8 @@ def _uvicorn_server(config: Any) -> Any:
     import uvicorn
 
     class Server(uvicorn.Server):
-        def capture_signals(self) -> contextlib.AbstractContextManager[None]:
-            return contextlib.nullcontext()
+        @contextlib.contextmanager
+        def capture_signals(self) -> Generator[None]:
+            yield
 
     return Server(config)
