@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
@@ -66,6 +66,7 @@ class AuditLog:
         self._queue: deque[AuditRecord] = deque()
         self._seq = itertools.count(1)
         self._wake = asyncio.Event()
+        self._write_lock = asyncio.Lock()  # one batch in flight: the writer and flush() never insert it twice
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -106,18 +107,19 @@ class AuditLog:
                     delay = min(delay * 2, 15.0)
 
     async def _write_batch(self) -> None:
-        batch = list(itertools.islice(self._queue, _BATCH))
-        if not batch:
-            return
-        from shared.schema import mcp_tool_calls
+        async with self._write_lock:
+            batch = list(itertools.islice(self._queue, _BATCH))
+            if not batch:
+                return
+            from shared.schema import mcp_tool_calls
 
-        rows = [_row(record) for record in batch]
-        async with self.database.connect() as connection:
-            await connection.execute(mcp_tool_calls.insert(), rows)
-        last = batch[-1].seq
-        while self._queue and self._queue[0].seq <= last:
-            self._queue.popleft()
-        self.written += len(batch)
+            rows = [_row(record) for record in batch]
+            async with self.database.connect() as connection:
+                await connection.execute(mcp_tool_calls.insert(), rows)
+            last = batch[-1].seq
+            while self._queue and self._queue[0].seq <= last:
+                self._queue.popleft()
+            self.written += len(batch)
 
     async def flush(self, timeout: float = 5.0) -> bool:
         """Write everything queued now; False when the database did not take it within ``timeout``."""
@@ -133,6 +135,10 @@ class AuditLog:
     async def aclose(self, timeout: float = 5.0) -> None:
         """Stop the writer and flush the queue (records left after ``timeout`` are logged as lost)."""
         if self._task is not None:
+            # Let a batch in flight finish first: cancelling its insert midway could write it twice.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(timeout), self._write_lock:
+                    self._task.cancel()
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
@@ -189,12 +195,20 @@ def _is_error(result: object) -> bool:
 
 
 def _error_text(result: object) -> str:
-    content: Any = result.get("content") if isinstance(result, Mapping) else getattr(result, "content", None)  # pyright: ignore[reportUnknownMemberType]
-    texts = [
-        getattr(block, "text", None) or (block.get("text") if isinstance(block, Mapping) else None)
-        for block in content or []
-    ]
-    return " ".join(text for text in texts if text)[:_ERROR_CHARS]
+    if isinstance(result, Mapping):
+        content: object = cast("Mapping[str, object]", result).get("content")
+    else:
+        content = getattr(result, "content", None)
+    texts: list[str] = []
+    blocks = cast("list[object]", content) if isinstance(content, list) else []
+    for block in blocks:
+        if isinstance(block, Mapping):
+            text = cast("Mapping[str, object]", block).get("text")
+        else:
+            text = cast("object", getattr(block, "text", None))
+        if isinstance(text, str) and text:
+            texts.append(text)
+    return " ".join(texts)[:_ERROR_CHARS]
 
 
 def _caller(ctx: ServerRequestContext[Any, Any]) -> str:

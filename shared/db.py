@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -97,7 +97,7 @@ class Database:
             self.last_error = None
 
     @contextlib.asynccontextmanager
-    async def connect(self) -> AsyncIterator[AsyncConnection]:
+    async def connect(self) -> AsyncGenerator[AsyncConnection]:
         """A connection inside a transaction (committed on success). Connection failures become a tool error."""
         await self.ensure_schema()
         try:
@@ -195,7 +195,6 @@ def _upgrade(connection: Connection) -> None:
     from alembic import command
 
     if connection.dialect.name == "sqlite":
-        # Take SQLite's write lock first so two processes never migrate at once.
-        connection.exec_driver_sql("CREATE TABLE IF NOT EXISTS afu9_migration_lock (id INTEGER)")
-        connection.exec_driver_sql("DELETE FROM afu9_migration_lock")
+        # Take SQLite's write lock first (waiting up to busy_timeout) so two processes never migrate at once.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
     command.upgrade(_alembic_config(connection), "head")

@@ -62,6 +62,11 @@ def is_connection_error(error: BaseException) -> bool:
     """Whether ``error`` means the database connection is gone or cannot be made (rather than a bad query)."""
     if isinstance(error, OSError | TimeoutError | ConnectionError):
         return True
+    # PostgreSQL refusing the session: connection exception, bad credentials, too many connections, shutting
+    # down or starting up, no such database.
+    sqlstate = getattr(getattr(error, "orig", None), "sqlstate", None) or getattr(error, "sqlstate", None)
+    if isinstance(sqlstate, str) and (sqlstate.startswith(("08", "28", "53", "57P")) or sqlstate == "3D000"):
+        return True
     from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError  # loaded only once a database is used
 
     if isinstance(error, DBAPIError) and error.connection_invalidated:

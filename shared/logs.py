@@ -8,9 +8,11 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from typing import cast
 
-from shared.redaction import redact_text
+from shared.redaction import redact_text, redact_value
 
 __all__ = ["JsonFormatter", "RedactingFilter", "configure_logging"]
 
@@ -26,17 +28,32 @@ class RedactingFilter(logging.Filter):
     """Redacts secrets from the rendered message and from extra fields of every record."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a malformed logging call must not break its caller
+            message = f"{record.msg} (bad log arguments: {record.args!r})"
         redacted = redact_text(message)
         if redacted != message or record.args:
             record.msg, record.args = redacted, None
         if record.exc_info and record.exc_info[1] is not None:
             record.exc_text = redact_text(logging.Formatter().formatException(record.exc_info))
             record.exc_info = None
+        elif record.exc_text:
+            record.exc_text = redact_text(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact_text(record.stack_info)
         for key, value in list(record.__dict__.items()):
-            if key not in _STANDARD and isinstance(value, str):
-                setattr(record, key, redact_text(value))
+            if key not in _STANDARD:
+                setattr(record, key, _redact_extra(key, value))
         return True
+
+
+def _redact_extra(key: str, value: object) -> object:
+    """An extra field as it may be logged: secret-named fields hidden, secret-looking text redacted."""
+    if not isinstance(value, str | int | float | bool | Mapping | Sequence | None):
+        value = str(value)  # the formatter would print str(value); redact that text
+    fields: dict[str, object] = {key: value}
+    return cast("dict[str, object]", redact_value(fields))[key]
 
 
 class JsonFormatter(logging.Formatter):

@@ -6,7 +6,8 @@ Used by the log filter and by the audit log, so no token, key or password reache
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Set
+from typing import cast
 
 __all__ = ["REDACTED", "redact_text", "redact_value"]
 
@@ -37,12 +38,19 @@ _PATTERNS: tuple[re.Pattern[str], ...] = (
 
 # key=value / key: value / "key": "value" pairs whose key names a secret (AWS secret keys, passwords in text).
 _PAIR = re.compile(
+    # The lookbehind starts a key only at the start of a word, which keeps the scan linear on long words.
+    r"""(?<![A-Za-z0-9_\-])"""
     r"""(?P<key>["']?[A-Za-z0-9_\-]*(?:pass(?:word|wd)?|secret|token|api[_-]?key|access[_-]?key|authorization)"""
-    r"""[A-Za-z0-9_\-]*["']?\s*[:=]\s*)(?P<quote>["']?)(?P<value>(?:Bearer\s+)?[^\s"',;&]+)""",
+    r"""[A-Za-z0-9_\-]*["']?\s*[:=]\s*)"""
+    # A quoted value runs to its closing quote (it may hold spaces); a bare one to the next separator.
+    r"""(?:(?P<quote>["'])(?:\\.|(?!(?P=quote)).)+|(?:Bearer\s+)?[^\s"',;&]+)""",
     re.IGNORECASE,
 )
 # user:password@ in URLs (database URLs, git remotes).
-_URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-z][a-z0-9+.\-]*://)(?P<user>[^:/@\s]+):(?P<pw>[^@/\s]+)@", re.I)
+# The lookbehind starts a scheme only at the start of a word, which keeps the scan linear on long words.
+_URL_CREDENTIALS = re.compile(
+    r"(?<![a-z0-9+.\-])(?P<scheme>[a-z][a-z0-9+.\-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@/\s]+)@", re.I
+)
 _BEARER = re.compile(r"\b(Bearer|Basic|token)\s+[A-Za-z0-9._~+/=\-]{8,}", re.IGNORECASE)
 
 
@@ -52,7 +60,7 @@ def redact_text(text: str) -> str:
         text = pattern.sub(REDACTED, text)
     text = _URL_CREDENTIALS.sub(lambda m: f"{m['scheme']}{m['user']}:{REDACTED}@", text)
     text = _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
-    return _PAIR.sub(lambda m: f"{m['key']}{m['quote']}{REDACTED}", text)
+    return _PAIR.sub(lambda m: f"{m['key']}{m['quote'] or ''}{REDACTED}", text)
 
 
 def redact_value(value: object, *, depth: int = 0) -> object:
@@ -62,10 +70,11 @@ def redact_value(value: object, *, depth: int = 0) -> object:
     if isinstance(value, str):
         return redact_text(value)
     if isinstance(value, Mapping):
+        mapping = cast("Mapping[object, object]", value)
         return {
             str(key): (REDACTED if _SECRET_KEY.search(str(key)) else redact_value(item, depth=depth + 1))
-            for key, item in value.items()  # pyright: ignore[reportUnknownVariableType]
+            for key, item in mapping.items()
         }
-    if isinstance(value, Sequence) and not isinstance(value, bytes | bytearray):
-        return [redact_value(item, depth=depth + 1) for item in value]  # pyright: ignore[reportUnknownVariableType]
+    if isinstance(value, Sequence | Set) and not isinstance(value, bytes | bytearray):
+        return [redact_value(item, depth=depth + 1) for item in cast("Iterable[object]", value)]
     return value

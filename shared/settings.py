@@ -25,66 +25,67 @@ def _env(*names: str) -> AliasChoices:
 class CommonSettings(BaseSettings):
     """Fields every AFU-9 process reads. Their environment names are fixed (``AFU9_*``)."""
 
-    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True, validate_default=True)
+    # The prefix keeps bare names (HOST, DATABASE_URL, LOG_LEVEL...) that other tools set from being read.
+    model_config = SettingsConfigDict(env_prefix="AFU9_", extra="ignore", populate_by_name=True, validate_default=True)
 
     database_url: SecretStr | None = Field(
         default=None,
-        validation_alias=_env("AFU9_DATABASE_URL", "database_url"),
+        validation_alias=_env("AFU9_DATABASE_URL"),
         description="SQLAlchemy async URL, e.g. postgresql+asyncpg://user@host/db. "
         "Default: a SQLite file under AFU9_DATA_DIR.",
     )
     data_dir: Path = Field(
         default=Path(".afu9"),
-        validation_alias=_env("AFU9_DATA_DIR", "data_dir"),
+        validation_alias=_env("AFU9_DATA_DIR"),
         description="Folder for the embedded SQLite database and other local state.",
     )
     allow_writes: bool = Field(
         default=False,
-        validation_alias=_env("AFU9_ALLOW_WRITES", "allow_writes"),
+        validation_alias=_env("AFU9_ALLOW_WRITES"),
         description="Open the write gate on every server: write tools run instead of refusing.",
     )
     read_only: bool = Field(
         default=False,
-        validation_alias=_env("AFU9_READ_ONLY", "read_only"),
+        validation_alias=_env("AFU9_READ_ONLY"),
         description="Read-only mode: write tools are not even listed; every read tool stays.",
     )
     http_tokens: _Csv = Field(
         default_factory=list,
-        validation_alias=_env("AFU9_HTTP_TOKENS", "http_tokens"),
+        validation_alias=_env("AFU9_HTTP_TOKENS"),
         description="Comma-separated bearer tokens accepted over HTTP, each `token` or `client:token`. "
         "Empty: HTTP is open, which is allowed on a loopback host only.",
     )
     host: str = Field(
         default="127.0.0.1",
-        validation_alias=_env("AFU9_HOST", "host"),
+        validation_alias=_env("AFU9_HOST"),
         description="Interface the HTTP transport binds to.",
     )
     allowed_hosts: _Csv = Field(
         default_factory=list,
-        validation_alias=_env("AFU9_ALLOWED_HOSTS", "allowed_hosts"),
+        validation_alias=_env("AFU9_ALLOWED_HOSTS"),
         description="Extra Host header values accepted over HTTP (host:port, `*` port wildcard allowed), "
         "e.g. the load balancer's name. Loopback names are always accepted.",
     )
     allowed_origins: _Csv = Field(
         default_factory=list,
-        validation_alias=_env("AFU9_ALLOWED_ORIGINS", "allowed_origins"),
+        validation_alias=_env("AFU9_ALLOWED_ORIGINS"),
         description="Extra Origin header values accepted over HTTP (browser clients).",
     )
     max_request_bytes: int = Field(
         default=1_048_576,
         ge=1024,
-        validation_alias=_env("AFU9_MAX_REQUEST_BYTES", "max_request_bytes"),
+        validation_alias=_env("AFU9_MAX_REQUEST_BYTES"),
         description="Largest HTTP request body accepted; larger ones get 413.",
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO",
-        validation_alias=_env("AFU9_LOG_LEVEL", "log_level"),
+        validation_alias=_env("AFU9_LOG_LEVEL"),
         description="Level of the JSON log lines written to stderr.",
     )
     audit_queue_size: int = Field(
         default=10_000,
         ge=1,
-        validation_alias=_env("AFU9_AUDIT_QUEUE_SIZE", "audit_queue_size"),
+        validation_alias=_env("AFU9_AUDIT_QUEUE_SIZE"),
         description="Audit records held in memory while the database is away; past it the oldest are "
         "dropped and counted.",
     )
@@ -142,12 +143,11 @@ def setting_error_line(settings_cls: type[BaseSettings], error: ValidationError)
     """One line naming the environment variable of the first bad setting, and what is wrong with it."""
     first = error.errors()[0]
     key = str(first["loc"][0]) if first["loc"] else "?"
-    field = settings_cls.model_fields.get(key)
-    if field is not None and isinstance(field.validation_alias, AliasChoices):
-        env = str(field.validation_alias.choices[0])
-    elif field is not None:
+    if key in settings_cls.model_fields:
+        # Read under its field name, so from the prefixed variable (AFU9_FACTORY_PORT).
         env = f"{settings_cls.model_config.get('env_prefix', '')}{key}".upper()
     else:
+        # Read under an alias, which is the variable's own name (AFU9_DATABASE_URL).
         env = key.upper()
     return f"afu9: invalid setting {env}: {first['msg']}"
 

@@ -81,7 +81,7 @@ class Toolset:
 
     name: str
     description: str
-    tools: list[ToolSpec] = field(default_factory=list)
+    tools: list[ToolSpec] = field(default_factory=list[ToolSpec])
 
     def read(self, *, title: str, open_world: bool = False) -> Callable[[F], F]:
         """Declare a read tool: it changes nothing, so it is idempotent and never destructive."""
@@ -131,7 +131,8 @@ class ToolPolicy:
             read_only=settings.read_only,
         )
 
-    def _env(self, key: str) -> str:
+    def env(self, key: str) -> str:
+        """The environment variable of this server's policy setting ``key`` (e.g. ``AFU9_FACTORY_TOOLSETS``)."""
         return f"AFU9_{self.server.upper()}_{key}"
 
 
@@ -144,9 +145,9 @@ def select_tools(toolsets: Sequence[Toolset], policy: ToolPolicy) -> list[ToolSp
         # The SDK would keep the first and silently drop the other: refuse instead.
         twice = sorted({name for name in names if names.count(name) > 1})
         raise ValueError(f"tool(s) {', '.join(twice)} declared in more than one toolset of the {policy.server} server")
-    _check_known(policy._env("TOOLSETS"), policy.toolsets, known_sets)
-    _check_known(policy._env("ENABLED_TOOLS"), policy.enabled_tools, known_tools)
-    _check_known(policy._env("DISABLED_TOOLS"), policy.disabled_tools, known_tools)
+    _check_known(policy.env("TOOLSETS"), policy.toolsets, known_sets)
+    _check_known(policy.env("ENABLED_TOOLS"), policy.enabled_tools, known_tools)
+    _check_known(policy.env("DISABLED_TOOLS"), policy.disabled_tools, known_tools)
     return [
         spec
         for toolset in toolsets
@@ -172,7 +173,7 @@ def register_tools(server: MCPServer[Any], toolsets: Sequence[Toolset], policy: 
 def _closed_gate(spec: ToolSpec, policy: ToolPolicy) -> ToolFn:
     message = (
         f"{spec.name} changes data, and writes are disabled on the {policy.server} server. Nothing was changed. "
-        f"An operator can enable writes with AFU9_ALLOW_WRITES=1 (or {policy._env('WRITES')}=1); "
+        f"An operator can enable writes with AFU9_ALLOW_WRITES=1 (or {policy.env('WRITES')}=1); "
         "the read tools keep working meanwhile."
     )
 
@@ -196,11 +197,11 @@ def unserved_reason(name: str, toolsets: Sequence[Toolset], policy: ToolPolicy) 
     if spec is None:
         return f"Unknown tool: {name}. This server's tools are: {', '.join(served) or 'none'}."
     if policy.toolsets and spec.toolset not in policy.toolsets:
-        why = f"its toolset {spec.toolset} is not in {policy._env('TOOLSETS')}"
+        why = f"its toolset {spec.toolset} is not in {policy.env('TOOLSETS')}"
     elif policy.enabled_tools and name not in policy.enabled_tools:
-        why = f"it is not in {policy._env('ENABLED_TOOLS')}"
+        why = f"it is not in {policy.env('ENABLED_TOOLS')}"
     elif name in policy.disabled_tools:
-        why = f"it is listed in {policy._env('DISABLED_TOOLS')}"
+        why = f"it is listed in {policy.env('DISABLED_TOOLS')}"
     else:
         why = "read-only mode is on (AFU9_READ_ONLY=1) and it changes data"
     return f"{name} is not served here: {why}. This server's tools are: {', '.join(served) or 'none'}."

@@ -8,6 +8,7 @@ Create Date: 2026-11-27
 from __future__ import annotations
 
 import uuid
+from typing import cast
 
 import sqlalchemy as sa
 from alembic import op
@@ -156,7 +157,7 @@ def upgrade() -> None:
     kpi_definitions = sa.table(
         "kpi_definitions",
         *(
-            sa.column(name)
+            cast("sa.ColumnClause[object]", sa.column(name))
             for name in (
                 "kpi_id",
                 "version",

@@ -1,0 +1,389 @@
+"""The database: migrations, the AFU-9 schema, concurrent start, and a database that is away or comes back.
+
+Runs on a SQLite file and on a fresh PostgreSQL database (the ``database_url`` fixture) where both apply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import make_url
+
+from shared import schema
+from shared.db import Database, upgrade_schema
+from shared.errors import DependencyUnavailable
+from shared.settings import CommonSettings
+from tests.tcp_proxy import TcpProxy
+
+MIGRATIONS = Path(schema.__file__).parent / "migrations"
+KPI_IDS = {
+    "cycle_time",
+    "throughput",
+    "success_rate",
+    "test_coverage",
+    "code_review_score",
+    "mtbf",
+    "mttr",
+    "availability",
+    "cost_per_outcome",
+    "vulnerability_response_time",
+    "security_incidents",
+    "build_determinism",
+}
+
+# The AFU-9 v0.4 tables and their core columns (handbook WORKFLOWS.md), which dashboards and SQL rely on.
+AFU9_TABLES = {
+    "workflows": {"id", "name", "description", "definition", "version", "enabled", "created_at", "updated_at"},
+    "workflow_executions": {
+        "id",
+        "workflow_id",
+        "repository_id",
+        "status",
+        "input",
+        "output",
+        "context",
+        "started_at",
+        "completed_at",
+        "error",
+        "triggered_by",
+        "github_run_id",
+        "pause_metadata",
+    },
+    "workflow_steps": {
+        "id",
+        "execution_id",
+        "step_name",
+        "step_index",
+        "status",
+        "input",
+        "output",
+        "started_at",
+        "completed_at",
+        "duration_ms",
+        "error",
+        "retry_count",
+    },
+    "mcp_servers": {
+        "id",
+        "name",
+        "description",
+        "endpoint",
+        "enabled",
+        "config",
+        "health_check_url",
+        "last_health_check",
+        "health_status",
+    },
+    "repositories": {"id", "owner", "name", "full_name", "default_branch", "enabled", "config"},
+    "agent_runs": {
+        "id",
+        "execution_id",
+        "step_id",
+        "agent_type",
+        "model",
+        "prompt_tokens",
+        "completion_tokens",
+        "total_tokens",
+        "duration_ms",
+        "cost_usd",
+        "input",
+        "output",
+        "tool_calls",
+        "started_at",
+        "completed_at",
+        "error",
+    },
+    "mcp_tool_calls": {
+        "id",
+        "execution_id",
+        "agent_run_id",
+        "server_name",
+        "tool_name",
+        "params",
+        "result",
+        "error",
+        "duration_ms",
+        "started_at",
+        "completed_at",
+    },
+}
+
+
+def _head() -> str:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    head = ScriptDirectory.from_config(config).get_current_head()
+    assert head is not None
+    return head
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+async def database(database_url: str) -> AsyncIterator[Database]:
+    """A migrated database on the test's backend."""
+    db = Database(database_url)
+    try:
+        await db.ensure_schema()
+        yield db
+    finally:
+        await db.aclose()
+
+
+async def _scalar(db: Database, statement: str) -> Any:
+    async with db.connect() as connection:
+        return (await connection.execute(sa.text(statement))).scalar_one()
+
+
+async def _inspect(db: Database, look: Any) -> Any:
+    async with db.engine.connect() as connection:
+        return await connection.run_sync(lambda sync: look(sa.inspect(sync)))
+
+
+# Migrations and schema
+
+
+async def test_migrations_create_the_schema_and_seed_the_kpi_catalog_and_server_registry(database: Database) -> None:
+    async with database.connect() as connection:
+        kpis = (await connection.execute(sa.select(schema.kpi_definitions))).mappings().all()
+        servers = (await connection.execute(sa.select(schema.mcp_servers))).mappings().all()
+        version = (await connection.execute(sa.text("SELECT version_num FROM alembic_version"))).scalars().all()
+
+    assert len(kpis) == 12
+    assert {row["kpi_id"] for row in kpis} == KPI_IDS
+    assert {row["version"] for row in kpis} == {1}
+    assert all(row["formula"] and row["changelog"] and row["unit"] for row in kpis)
+    assert {row["direction"] for row in kpis} == {"higher_is_better", "lower_is_better"}
+    assert {row["name"]: row["endpoint"] for row in servers} == {
+        "github": "http://127.0.0.1:3001/mcp",
+        "deploy": "http://127.0.0.1:3002/mcp",
+        "observability": "http://127.0.0.1:3003/mcp",
+        "factory": "http://127.0.0.1:3004/mcp",
+    }
+    assert all(row["enabled"] and row["health_check_url"].endswith("/health") for row in servers)
+    assert version == [_head()]
+
+
+async def test_upgrading_an_upgraded_database_changes_nothing(database: Database, database_url: str) -> None:
+    async with database.connect() as connection:
+        await connection.execute(
+            schema.repositories.insert().values(id=uuid.uuid4(), owner="octo", name="factory", config={"a": 1})
+        )
+
+    await upgrade_schema(database.engine)
+    again = Database(database_url)
+    try:
+        await again.ensure_schema()
+        await again.ensure_schema()
+    finally:
+        await again.aclose()
+
+    assert await _scalar(database, "SELECT count(*) FROM kpi_definitions") == 12
+    assert await _scalar(database, "SELECT count(*) FROM mcp_servers") == 4
+    assert await _scalar(database, "SELECT count(*) FROM repositories") == 1
+    assert await _scalar(database, "SELECT count(*) FROM alembic_version") == 1
+    assert await _scalar(database, "SELECT version_num FROM alembic_version") == _head()
+
+
+async def test_the_migrated_schema_matches_the_schema_module(database: Database) -> None:
+    def differences(sync: sa.Connection) -> list[Any]:
+        context = MigrationContext.configure(sync, opts={"compare_type": True, "compare_server_default": True})
+        return compare_metadata(context, schema.metadata)
+
+    async with database.engine.connect() as connection:
+        diff = await connection.run_sync(differences)
+
+    assert diff == []
+
+
+async def test_the_afu9_v04_tables_exist_with_their_core_columns(database: Database) -> None:
+    def columns(inspector: Any) -> dict[str, set[str]]:
+        return {table: {c["name"] for c in inspector.get_columns(table)} for table in inspector.get_table_names()}
+
+    found = await _inspect(database, columns)
+
+    for table, core in AFU9_TABLES.items():
+        assert table in found, table
+        assert core <= found[table], (table, core - found[table])
+
+
+async def test_the_afu9_tables_link_up_and_cascade_like_v04(database: Database) -> None:
+    workflow, repo, execution, step, run = (uuid.uuid4() for _ in range(5))
+    async with database.connect() as connection:
+        await connection.execute(
+            schema.workflows.insert().values(id=workflow, name="issue_to_pr", definition={"steps": [{"name": "a"}]})
+        )
+        await connection.execute(schema.repositories.insert().values(id=repo, owner="octo", name="factory"))
+        await connection.execute(
+            schema.workflow_executions.insert().values(
+                id=execution, workflow_id=workflow, repository_id=repo, status="running", input={"issue": 7}
+            )
+        )
+        await connection.execute(
+            schema.workflow_steps.insert().values(id=step, execution_id=execution, step_name="a", step_index=0)
+        )
+        await connection.execute(
+            schema.agent_runs.insert().values(
+                id=run, execution_id=execution, step_id=step, agent_type="react", model="claude", cost_usd=0.0125
+            )
+        )
+        await connection.execute(
+            schema.mcp_tool_calls.insert().values(
+                execution_id=execution, agent_run_id=run, server_name="github", tool_name="get_issue", params={"n": 7}
+            )
+        )
+
+    async with database.connect() as connection:
+        full_name = (await connection.execute(sa.select(schema.repositories.c.full_name))).scalar_one()
+        definition = (await connection.execute(sa.select(schema.workflows.c.definition))).scalar_one()
+        version = (await connection.execute(sa.select(schema.workflows.c.version))).scalar_one()
+        await connection.execute(
+            schema.workflow_executions.delete().where(schema.workflow_executions.c.id == execution)
+        )
+
+    assert full_name == "octo/factory"
+    assert definition == {"steps": [{"name": "a"}]}
+    assert version == 1
+    for table in ("workflow_steps", "agent_runs", "mcp_tool_calls"):
+        assert await _scalar(database, f"SELECT count(*) FROM {table}") == 0, table  # noqa: S608
+
+
+async def test_the_embedded_sqlite_database_is_created_on_first_use_under_the_data_dir(tmp_path: Path) -> None:
+    settings = CommonSettings(data_dir=tmp_path / "fresh" / ".afu9")
+    db = Database(settings.sqlalchemy_url())
+    try:
+        status = await db.check()
+    finally:
+        await db.aclose()
+    assert status.ok, status.detail
+    assert status.detail == "sqlite: reachable, schema current"
+    assert (tmp_path / "fresh" / ".afu9" / "afu9.db").is_file()
+
+
+async def test_two_servers_starting_at_once_on_a_fresh_database_both_succeed(database_url: str) -> None:
+    first, second, third = Database(database_url), Database(database_url), Database(database_url)
+    try:
+        async with asyncio.timeout(60):
+            await asyncio.gather(first.ensure_schema(), second.ensure_schema(), third.ensure_schema())
+        assert await _scalar(first, "SELECT count(*) FROM kpi_definitions") == 12
+        assert await _scalar(second, "SELECT count(*) FROM mcp_servers") == 4
+        assert await _scalar(third, "SELECT version_num FROM alembic_version") == _head()
+    finally:
+        for db in (first, second, third):
+            await db.aclose()
+
+
+# A database that is away
+
+
+async def test_an_unreachable_postgres_is_reported_not_ready_and_tools_get_a_clear_error() -> None:
+    db = Database(f"postgresql+asyncpg://afu9:hunter2-s3cret@127.0.0.1:{_closed_port()}/afu9")
+    try:
+        async with asyncio.timeout(15):
+            status = await db.check()
+            with pytest.raises(DependencyUnavailable) as raised:
+                async with db.connect():
+                    pass
+    finally:
+        await db.aclose()
+
+    assert status.ok is False
+    assert status.detail.startswith("postgresql: ")
+    assert "refused" in status.detail.lower() or "connect" in status.detail.lower()
+    message = str(raised.value)
+    assert message.startswith("The AFU-9 database is unavailable right now, so this call changed nothing (")
+    assert "Retry in a few seconds" in message
+    for text in (status.detail, message, db.last_error or ""):
+        assert "hunter2-s3cret" not in text
+
+
+async def test_a_missing_postgres_database_is_a_clear_dependency_error(postgres_url: str) -> None:
+    url = make_url(postgres_url).set(database=f"afu9_missing_{uuid.uuid4().hex[:8]}")
+    db = Database(url.render_as_string(hide_password=False))
+    try:
+        status = await db.check()
+        with pytest.raises(DependencyUnavailable) as raised:
+            async with db.connect():
+                pass
+    finally:
+        await db.aclose()
+    assert status.ok is False
+    assert "does not exist" in status.detail
+    assert "does not exist" in str(raised.value)
+
+
+async def test_an_unusable_sqlite_path_is_reported_not_ready_and_tools_get_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the data folder should be")
+    db = Database(f"sqlite+aiosqlite:///{(blocker / 'afu9.db').as_posix()}")
+    try:
+        status = await db.check()
+        with pytest.raises(DependencyUnavailable):
+            async with db.connect():
+                pass
+    finally:
+        await db.aclose()
+    assert status.ok is False
+    assert status.detail.startswith("sqlite: ")
+
+
+async def test_the_same_database_object_recovers_when_postgres_comes_back(postgres_url: str) -> None:
+    target = make_url(postgres_url)
+    async with TcpProxy(target.host or "127.0.0.1", target.port or 5432) as proxy:
+        db = Database(target.set(port=proxy.port).render_as_string(hide_password=False))
+        try:
+            async with asyncio.timeout(30):
+                assert (await db.check()).ok
+                assert await _scalar(db, "SELECT count(*) FROM kpi_definitions") == 12
+
+                await proxy.stop()
+                away = await db.check()
+                with pytest.raises(DependencyUnavailable) as raised:
+                    await _scalar(db, "SELECT count(*) FROM kpi_definitions")
+
+                await proxy.start()
+                back = await db.check()
+                count = await _scalar(db, "SELECT count(*) FROM kpi_definitions")
+        finally:
+            await db.aclose()
+
+    assert away.ok is False
+    assert away.detail.startswith("postgresql: ")
+    assert "database is unavailable" in str(raised.value)
+    assert back.ok, back.detail
+    assert back.detail == "postgresql: reachable, schema current"
+    assert count == 12
+    assert db.last_error is None
+
+
+async def test_a_database_away_at_start_is_migrated_when_it_arrives(postgres_url: str) -> None:
+    target = make_url(postgres_url)
+    proxy = TcpProxy(target.host or "127.0.0.1", target.port or 5432)
+    await proxy.start()
+    await proxy.stop()  # the port is known, nothing listens yet
+    db = Database(target.set(port=proxy.port).render_as_string(hide_password=False))
+    try:
+        async with asyncio.timeout(30):
+            with pytest.raises(DependencyUnavailable):
+                await db.ensure_schema()
+            await proxy.start()
+            assert (await db.check()).ok
+            assert await _scalar(db, "SELECT count(*) FROM kpi_definitions") == 12
+    finally:
+        await db.aclose()
+        await proxy.stop()

@@ -1,0 +1,200 @@
+"""Settings: defaults, environment parsing, the per-server prefix, and one clear line for a bad value."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from servers.factory.settings import FactorySettings
+from shared.settings import CommonSettings, load_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_defaults_keep_writes_off_bind_loopback_and_use_the_embedded_sqlite_file() -> None:
+    settings = load_settings(FactorySettings)
+
+    assert settings.port == 3004
+    assert settings.host == "127.0.0.1"
+    assert settings.allow_writes is False
+    assert settings.writes is None
+    assert settings.writes_allowed is False
+    assert settings.read_only is False
+    assert settings.http_tokens == []
+    assert settings.allowed_hosts == []
+    assert settings.toolsets == []
+    assert settings.enabled_tools == []
+    assert settings.disabled_tools == []
+    assert settings.max_request_bytes == 1_048_576
+    assert settings.audit_queue_size == 10_000
+    assert settings.log_level == "INFO"
+    assert settings.database_url is None
+    assert settings.sqlalchemy_url() == "sqlite+aiosqlite:///.afu9/afu9.db"
+
+
+def test_comma_separated_lists_are_split_and_trimmed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AFU9_HTTP_TOKENS", " alice:s3cret-one , bob:s3cret-two,, ")
+    monkeypatch.setenv("AFU9_ALLOWED_HOSTS", "afu9.example.com:*,internal-alb:3004")
+    monkeypatch.setenv("AFU9_ALLOWED_ORIGINS", "https://console.example.com")
+    monkeypatch.setenv("AFU9_FACTORY_TOOLSETS", "kpis")
+    monkeypatch.setenv("AFU9_FACTORY_ENABLED_TOOLS", "list_kpis, get_kpi")
+    monkeypatch.setenv("AFU9_FACTORY_DISABLED_TOOLS", "get_kpi_history")
+
+    settings = load_settings(FactorySettings)
+
+    assert settings.http_tokens == ["alice:s3cret-one", "bob:s3cret-two"]
+    assert settings.allowed_hosts == ["afu9.example.com:*", "internal-alb:3004"]
+    assert settings.allowed_origins == ["https://console.example.com"]
+    assert settings.toolsets == ["kpis"]
+    assert settings.enabled_tools == ["list_kpis", "get_kpi"]
+    assert settings.disabled_tools == ["get_kpi_history"]
+
+
+def test_an_empty_token_list_means_no_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AFU9_HTTP_TOKENS", "")
+    assert load_settings(FactorySettings).http_tokens == []
+
+
+def test_shared_fields_read_their_afu9_names(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("AFU9_DATABASE_URL", "postgresql+asyncpg://afu9:pw@db.internal:5432/afu9")
+    monkeypatch.setenv("AFU9_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("AFU9_READ_ONLY", "true")
+    monkeypatch.setenv("AFU9_HOST", "0.0.0.0")
+    monkeypatch.setenv("AFU9_LOG_LEVEL", "debug")
+    monkeypatch.setenv("AFU9_AUDIT_QUEUE_SIZE", "50")
+    monkeypatch.setenv("AFU9_MAX_REQUEST_BYTES", "2048")
+
+    settings = load_settings(FactorySettings)
+
+    assert settings.sqlalchemy_url() == "postgresql+asyncpg://afu9:pw@db.internal:5432/afu9"
+    assert settings.data_dir == tmp_path
+    assert settings.read_only is True
+    assert settings.host == "0.0.0.0"
+    assert settings.log_level == "DEBUG"
+    assert settings.audit_queue_size == 50
+    assert settings.max_request_bytes == 2048
+
+
+def test_the_database_password_never_shows_in_the_settings_repr(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AFU9_DATABASE_URL", "postgresql+asyncpg://afu9:hunter2-secret@db/afu9")
+    settings = load_settings(FactorySettings)
+    assert "hunter2-secret" not in repr(settings)
+    assert "hunter2-secret" not in str(settings.model_dump())
+
+
+def test_bare_names_other_tools_set_are_not_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    # HOST=0.0.0.0 would silently drop the Host/Origin checks; DATABASE_URL often names another app's database.
+    for name, value in {
+        "HOST": "0.0.0.0",
+        "DATABASE_URL": "postgresql://someone-else/db",
+        "LOG_LEVEL": "DEBUG",
+        "ALLOW_WRITES": "1",
+        "READ_ONLY": "1",
+        "HTTP_TOKENS": "x",
+        "DATA_DIR": "/elsewhere",
+        "PORT": "8080",
+        "TOOLSETS": "other",
+    }.items():
+        monkeypatch.setenv(name, value)
+
+    for settings in (load_settings(FactorySettings), load_settings(CommonSettings)):
+        assert settings.host == "127.0.0.1"
+        assert settings.database_url is None
+        assert settings.log_level == "INFO"
+        assert settings.allow_writes is False
+        assert settings.read_only is False
+        assert settings.http_tokens == []
+        assert settings.data_dir == Path(".afu9")
+    factory = load_settings(FactorySettings)
+    assert factory.port == 3004
+    assert factory.toolsets == []
+
+
+def test_server_fields_use_the_server_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AFU9_FACTORY_PORT", "4100")
+    monkeypatch.setenv("AFU9_PORT", "4200")
+    monkeypatch.setenv("AFU9_TOOLSETS", "not-for-factory")
+
+    settings = load_settings(FactorySettings)
+
+    assert settings.port == 4100
+    assert settings.toolsets == []
+
+
+@pytest.mark.parametrize(
+    ("allow_writes", "factory_writes", "expected"),
+    [
+        (None, None, False),
+        ("1", None, True),
+        ("true", "0", False),
+        ("0", "1", True),
+        (None, "yes", True),
+        (None, "false", False),
+    ],
+)
+def test_the_per_server_write_gate_overrides_allow_writes(
+    monkeypatch: pytest.MonkeyPatch, allow_writes: str | None, factory_writes: str | None, expected: bool
+) -> None:
+    if allow_writes is not None:
+        monkeypatch.setenv("AFU9_ALLOW_WRITES", allow_writes)
+    if factory_writes is not None:
+        monkeypatch.setenv("AFU9_FACTORY_WRITES", factory_writes)
+    assert load_settings(FactorySettings).writes_allowed is expected
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("AFU9_FACTORY_PORT", "not-a-port"),
+        ("AFU9_FACTORY_PORT", "70000"),
+        ("AFU9_AUDIT_QUEUE_SIZE", "0"),
+        ("AFU9_AUDIT_QUEUE_SIZE", "lots"),
+        ("AFU9_ALLOW_WRITES", "maybe"),
+        ("AFU9_FACTORY_WRITES", "perhaps"),
+        ("AFU9_READ_ONLY", "sometimes"),
+        ("AFU9_LOG_LEVEL", "loud"),
+        ("AFU9_MAX_REQUEST_BYTES", "10"),
+        ("AFU9_FACTORY_MAX_REQUEST_BYTES", "10"),
+    ],
+)
+def test_a_malformed_value_exits_2_with_one_line_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+
+    with pytest.raises(SystemExit) as exited:
+        load_settings(FactorySettings)
+
+    assert exited.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.endswith("\n")
+    lines = captured.err.splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith(f"afu9: invalid setting {name}: ")
+
+
+def test_a_malformed_value_stops_the_server_process_before_it_serves_without_a_traceback(tmp_path: Path) -> None:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("AFU9_")}
+    env |= {"AFU9_FACTORY_PORT": "eighty", "AFU9_DATA_DIR": str(tmp_path)}
+
+    finished = subprocess.run(
+        [sys.executable, "-m", "servers.factory", "--transport", "stdio"],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert finished.returncode == 2
+    assert finished.stdout == ""
+    assert finished.stderr.splitlines() == [
+        "afu9: invalid setting AFU9_FACTORY_PORT: Input should be a valid integer, unable to parse string as an integer"
+    ]

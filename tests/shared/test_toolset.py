@@ -1,0 +1,356 @@
+"""Tool declaration and registration: the rules of a declaration, honest annotations, and the serving policy."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from mcp import Client
+from mcp.server.mcpserver import MCPServer
+
+from servers.factory.server import build_server
+from servers.factory.settings import FactorySettings
+from servers.factory.tools import TOOLSETS as FACTORY_TOOLSETS
+from shared.errors import ConfigError
+from shared.toolset import ToolPolicy, Toolset, register_tools, select_tools
+
+FACTORY_READS = ["list_kpis", "get_kpi", "get_kpi_history"]
+
+
+def _demo_toolsets(store: list[str]) -> list[Toolset]:
+    """Two small toolsets: notes (two reads, two writes) and clock (one read). Writes append to ``store``."""
+    notes = Toolset("notes", "Notes")
+    clock = Toolset("clock", "Clock")
+
+    @notes.read(title="List notes")
+    async def list_notes() -> list[str]:
+        """List every note."""
+        return list(store)
+
+    @notes.write(title="Add a note", destructive=False, idempotent=False)
+    async def add_note(text: str) -> str:
+        """Add a note."""
+        store.append(text)
+        return text
+
+    @notes.write(title="Delete notes", destructive=True, idempotent=True, open_world=True)
+    async def delete_notes() -> int:
+        """Delete every note."""
+        count = len(store)
+        store.clear()
+        return count
+
+    @notes.read(title="Count notes", open_world=True)
+    async def count_notes() -> int:
+        """Count the notes."""
+        return len(store)
+
+    @clock.read(title="Get the time")
+    async def get_time() -> str:
+        """The time."""
+        return "12:00"
+
+    return [notes, clock]
+
+
+def _policy(**fields: Any) -> ToolPolicy:
+    values: dict[str, Any] = {"server": "demo"}
+    for key in ("toolsets", "enabled_tools", "disabled_tools"):
+        if key in fields:
+            values[key] = frozenset(fields.pop(key))
+    return ToolPolicy(**(values | fields))
+
+
+def _names(toolsets: list[Toolset], policy: ToolPolicy) -> list[str]:
+    return [spec.name for spec in select_tools(toolsets, policy)]
+
+
+# Declaration rules
+
+
+def test_a_declared_tool_keeps_its_function_name_docstring_and_toolset() -> None:
+    notes = _demo_toolsets([])[0]
+    spec = notes.tools[0]
+    assert spec.name == "list_notes"
+    assert spec.description == "List every note."
+    assert spec.toolset == "notes"
+    assert [spec.name for spec in notes.tools] == ["list_notes", "add_note", "delete_notes", "count_notes"]
+
+
+def test_a_sync_function_cannot_be_a_tool() -> None:
+    demo = Toolset("demo", "Demo")
+    with pytest.raises(TypeError, match="get_thing must be an async function"):
+
+        @demo.read(title="Get a thing")  # pyright: ignore[reportArgumentType]
+        def get_thing() -> str:  # pyright: ignore[reportUnusedFunction]
+            """Get a thing."""
+            return "thing"
+
+    assert demo.tools == []
+
+
+@pytest.mark.parametrize("name", ["getThing", "thing", "Get_thing", "_get_thing", "get__thing", "get_thing_", "2get_x"])
+def test_a_tool_name_must_be_snake_case_verb_noun(name: str) -> None:
+    demo = Toolset("demo", "Demo")
+
+    async def tool() -> str:
+        """Do it."""
+        return "done"
+
+    tool.__name__ = name
+    with pytest.raises(ValueError, match="must be snake_case verb_noun"):
+        demo.read(title="A tool")(tool)
+    assert demo.tools == []
+
+
+@pytest.mark.parametrize("doc", [None, "", "   \n  "])
+def test_a_tool_needs_a_docstring(doc: str | None) -> None:
+    demo = Toolset("demo", "Demo")
+
+    async def get_thing() -> str:
+        return "thing"
+
+    get_thing.__doc__ = doc
+    with pytest.raises(ValueError, match="get_thing needs a docstring"):
+        demo.read(title="Get a thing")(get_thing)
+    assert demo.tools == []
+
+
+def test_a_tool_declared_twice_in_a_toolset_is_rejected() -> None:
+    demo = Toolset("demo", "Demo")
+
+    @demo.read(title="Get a thing")
+    async def get_thing() -> str:
+        """Get a thing."""
+        return "thing"
+
+    with pytest.raises(ValueError, match="get_thing is declared twice in toolset demo"):
+
+        @demo.read(title="Get a thing again")
+        async def get_thing() -> str:
+            """Get a thing, again."""
+            return "thing"
+
+    assert len(demo.tools) == 1
+
+
+def test_a_tool_name_used_by_two_toolsets_of_a_server_is_rejected() -> None:
+    first, second = Toolset("first", "First"), Toolset("second", "Second")
+    for toolset in (first, second):
+
+        @toolset.read(title="Get a thing")
+        async def get_thing() -> str:
+            """Get a thing."""
+            return "thing"
+
+    with pytest.raises(ValueError, match="get_thing declared in more than one toolset"):
+        select_tools([first, second], _policy())
+    with pytest.raises(ValueError, match="get_thing declared in more than one toolset"):
+        register_tools(MCPServer("demo"), [first, second], _policy())
+
+
+# Honest annotations
+
+
+def test_read_and_write_declarations_carry_honest_annotations() -> None:
+    specs = {spec.name: spec.annotations for toolset in _demo_toolsets([]) for spec in toolset.tools}
+
+    assert specs["list_notes"].read_only_hint is True
+    assert specs["list_notes"].destructive_hint is False
+    assert specs["list_notes"].idempotent_hint is True
+    assert specs["list_notes"].open_world_hint is False
+    assert specs["list_notes"].title == "List notes"
+    assert specs["count_notes"].open_world_hint is True
+
+    assert specs["add_note"].read_only_hint is False
+    assert specs["add_note"].destructive_hint is False
+    assert specs["add_note"].idempotent_hint is False
+
+    assert specs["delete_notes"].read_only_hint is False
+    assert specs["delete_notes"].destructive_hint is True
+    assert specs["delete_notes"].idempotent_hint is True
+    assert specs["delete_notes"].open_world_hint is True
+
+
+async def test_clients_see_every_annotation_set_explicitly(
+    factory_settings: Callable[..., FactorySettings],
+) -> None:
+    async with Client(build_server(factory_settings())) as client:
+        tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+
+    assert set(tools) == {"list_kpis", "get_kpi", "record_kpi_measurement", "get_kpi_history"}
+    for tool in tools.values():
+        annotations = tool.annotations
+        assert annotations is not None
+        hints = (
+            annotations.read_only_hint,
+            annotations.destructive_hint,
+            annotations.idempotent_hint,
+            annotations.open_world_hint,
+        )
+        assert None not in hints, tool.name
+        assert annotations.title
+    assert tools["list_kpis"].annotations.read_only_hint is True  # type: ignore[union-attr]
+    record = tools["record_kpi_measurement"].annotations
+    assert record is not None
+    assert (record.read_only_hint, record.destructive_hint, record.idempotent_hint) == (False, False, True)
+
+
+# The serving policy
+
+
+def test_an_empty_policy_serves_every_tool_in_declaration_order() -> None:
+    toolsets = _demo_toolsets([])
+    assert _names(toolsets, _policy()) == ["list_notes", "add_note", "delete_notes", "count_notes", "get_time"]
+
+
+def test_toolset_selection_serves_only_the_named_toolsets() -> None:
+    toolsets = _demo_toolsets([])
+    assert _names(toolsets, _policy(toolsets={"clock"})) == ["get_time"]
+    assert _names(toolsets, _policy(toolsets={"clock", "notes"})) == [
+        "list_notes",
+        "add_note",
+        "delete_notes",
+        "count_notes",
+        "get_time",
+    ]
+
+
+def test_enabled_tools_serve_only_those_and_disabled_tools_are_never_served() -> None:
+    toolsets = _demo_toolsets([])
+    assert _names(toolsets, _policy(enabled_tools={"get_time", "add_note"})) == ["add_note", "get_time"]
+    assert _names(toolsets, _policy(disabled_tools={"delete_notes"})) == [
+        "list_notes",
+        "add_note",
+        "count_notes",
+        "get_time",
+    ]
+    both = _policy(enabled_tools={"get_time", "add_note"}, disabled_tools={"add_note"})
+    assert _names(toolsets, both) == ["get_time"]
+    assert _names(toolsets, _policy(toolsets={"clock"}, enabled_tools={"add_note"})) == []
+
+
+def test_read_only_mode_hides_every_write_tool_and_keeps_every_read_tool() -> None:
+    toolsets = _demo_toolsets([])
+    served = select_tools(toolsets, _policy(read_only=True, writes_allowed=True))
+    assert [spec.name for spec in served] == ["list_notes", "count_notes", "get_time"]
+    reads = [spec.name for toolset in toolsets for spec in toolset.tools if spec.read_only]
+    assert [spec.name for spec in served] == reads
+
+
+async def test_read_only_mode_on_the_factory_lists_every_read_tool_and_no_write_tool(
+    factory_settings: Callable[..., FactorySettings],
+) -> None:
+    async with Client(build_server(factory_settings(read_only=True, allow_writes=True))) as client:
+        listed = [tool.name for tool in (await client.list_tools()).tools]
+        history = await client.call_tool("get_kpi_history", {"kpi_id": "mttr"})
+    assert listed == FACTORY_READS
+    assert not history.is_error
+
+
+@pytest.mark.parametrize(
+    ("field", "env", "known"),
+    [
+        ("toolsets", "AFU9_DEMO_TOOLSETS", "clock"),
+        ("enabled_tools", "AFU9_DEMO_ENABLED_TOOLS", "get_time"),
+        ("disabled_tools", "AFU9_DEMO_DISABLED_TOOLS", "get_time"),
+    ],
+)
+def test_an_unknown_name_in_the_policy_is_a_config_error_naming_the_variable(field: str, env: str, known: str) -> None:
+    toolsets = _demo_toolsets([])
+    with pytest.raises(ConfigError) as raised:
+        select_tools(toolsets, _policy(**{field: {known, "no_such_thing"}}))
+    assert raised.value.key == env
+    message = str(raised.value)
+    assert message.startswith(f"invalid setting {env}: unknown name(s) no_such_thing; known: ")
+    assert known in message.split("; known: ")[1]
+
+
+def test_a_factory_server_with_an_unknown_toolset_does_not_build(
+    factory_settings: Callable[..., FactorySettings],
+) -> None:
+    with pytest.raises(ConfigError) as raised:
+        build_server(factory_settings(toolsets=["kpi"]))
+    assert raised.value.key == "AFU9_FACTORY_TOOLSETS"
+    assert "known: kpis" in str(raised.value)
+
+
+# The write gate
+
+
+async def test_with_writes_allowed_a_write_tool_runs() -> None:
+    store: list[str] = []
+    server = MCPServer("demo")
+    register_tools(server, _demo_toolsets(store), _policy(writes_allowed=True))
+    async with Client(server) as client:
+        result = await client.call_tool("add_note", {"text": "hello"})
+    assert not result.is_error
+    assert store == ["hello"]
+
+
+async def test_a_closed_write_gate_lists_the_write_tool_but_refuses_it_and_changes_nothing() -> None:
+    store = ["keep me"]
+    server = MCPServer("demo")
+    register_tools(server, _demo_toolsets(store), _policy())
+    async with Client(server) as client:
+        listed = [tool.name for tool in (await client.list_tools()).tools]
+        added = await client.call_tool("add_note", {"text": "hello"})
+        deleted = await client.call_tool("delete_notes", {})
+        read = await client.call_tool("list_notes", {})
+
+    assert listed == ["list_notes", "add_note", "delete_notes", "count_notes", "get_time"]
+    for result in (added, deleted):
+        assert result.is_error
+        text = result.content[0].text  # type: ignore[union-attr]
+        assert "writes are disabled on the demo server. Nothing was changed." in text
+        assert "AFU9_ALLOW_WRITES=1" in text
+        assert "AFU9_DEMO_WRITES=1" in text
+    assert store == ["keep me"]
+    assert not read.is_error
+    assert read.structured_content == {"result": ["keep me"]}
+
+
+async def test_a_gated_write_tool_shows_clients_the_same_schema_as_an_open_one(
+    factory_settings: Callable[..., FactorySettings],
+) -> None:
+    async def listed(settings: FactorySettings) -> dict[str, Any]:
+        async with Client(build_server(settings)) as client:
+            return {tool.name: tool.model_dump() for tool in (await client.list_tools()).tools}
+
+    assert await listed(factory_settings(allow_writes=False)) == await listed(factory_settings(allow_writes=True))
+
+
+async def test_the_factory_refuses_to_record_a_measurement_while_writes_are_off(
+    factory_settings: Callable[..., FactorySettings],
+) -> None:
+    async with Client(build_server(factory_settings(allow_writes=False))) as client:
+        refused = await client.call_tool("record_kpi_measurement", {"kpi_id": "mttr", "value": 42.0})
+        history = await client.call_tool("get_kpi_history", {"kpi_id": "mttr"})
+
+    assert refused.is_error
+    text = refused.content[0].text  # type: ignore[union-attr]
+    assert "record_kpi_measurement changes data, and writes are disabled on the factory server" in text
+    assert "AFU9_ALLOW_WRITES=1" in text
+    assert "AFU9_FACTORY_WRITES=1" in text
+    assert not history.is_error
+    assert history.structured_content is not None
+    assert history.structured_content["measurements"] == []
+    assert history.structured_content["summary"]["count"] == 0
+
+
+async def test_the_per_server_write_setting_opens_the_factory_gate(
+    factory_settings: Callable[..., FactorySettings],
+) -> None:
+    async with Client(build_server(factory_settings(allow_writes=False, writes=True))) as client:
+        recorded = await client.call_tool("record_kpi_measurement", {"kpi_id": "mttr", "value": 42.0})
+        history = await client.call_tool("get_kpi_history", {"kpi_id": "mttr"})
+
+    assert not recorded.is_error
+    assert history.structured_content is not None
+    assert [m["value"] for m in history.structured_content["measurements"]] == [42.0]
+
+
+def test_the_factory_declares_its_tools_through_toolsets() -> None:
+    names = [spec.name for toolset in FACTORY_TOOLSETS for spec in toolset.tools]
+    assert names == ["list_kpis", "get_kpi", "record_kpi_measurement", "get_kpi_history"]
