@@ -26,10 +26,38 @@ from shared.schema import kpi_measurements as meas
 
 __all__ = ["KpiStore", "meets_target", "utc"]
 
+_MAX_OFFSET = 1_000_000  # far past any catalog; keeps a forged offset inside every database's integer range
+
 
 def utc(moment: datetime) -> datetime:
     """``moment`` in UTC; a naive datetime is taken to be UTC already (as SQLite returns them)."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    try:
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except OverflowError:
+        raise InvalidRequest(
+            f"{moment.isoformat()} falls outside the years 1 to 9999 once converted to UTC; "
+            "pass a date-time inside that range."
+        ) from None
+
+
+def _list_position(cursor: str) -> int:
+    offset = decode_cursor(cursor, keys=frozenset({"offset"}))["offset"]
+    if type(offset) is not int or not 0 <= offset <= _MAX_OFFSET:
+        raise _not_our_cursor()
+    return offset
+
+
+def _history_position(cursor: str) -> tuple[datetime, uuid.UUID]:
+    position = decode_cursor(cursor, keys=frozenset({"t", "id"}))
+    try:
+        return utc(datetime.fromisoformat(position["t"])), uuid.UUID(position["id"])
+    except (TypeError, ValueError, InvalidRequest):
+        raise _not_our_cursor() from None
+
+
+def _not_our_cursor() -> InvalidRequest:
+    # Well-formed but not made by this tool (or edited): the same answer as for any foreign cursor.
+    return InvalidRequest("The cursor is not valid: pass back next_cursor exactly as a previous call returned it.")
 
 
 def meets_target(value: float, target: float, direction: str) -> bool:
@@ -63,7 +91,7 @@ class KpiStore:
         self.database = database
 
     async def list(self, *, category: str | None, limit: int, cursor: str | None) -> KpiList:
-        offset = int(decode_cursor(cursor, keys=frozenset({"offset"}))["offset"]) if cursor else 0
+        offset = _list_position(cursor) if cursor else 0
         current = _current_versions()
         query = sa.select(defs).join(
             current, sa.and_(defs.c.kpi_id == current.c.kpi_id, defs.c.version == current.c.version)
@@ -73,9 +101,7 @@ class KpiStore:
         async with self.database.connect() as connection:
             total = (await connection.execute(sa.select(sa.func.count()).select_from(query.subquery()))).scalar_one()
             rows = (
-                await connection.execute(
-                    query.order_by(defs.c.category, defs.c.kpi_id).offset(max(offset, 0)).limit(limit)
-                )
+                await connection.execute(query.order_by(defs.c.category, defs.c.kpi_id).offset(offset).limit(limit))
             ).all()
         kpis = [
             KpiSummary(
@@ -166,9 +192,7 @@ class KpiStore:
         )
         page = sa.select(meas).where(in_range)
         if cursor:
-            position = decode_cursor(cursor, keys=frozenset({"t", "id"}))
-            after_time = utc(datetime.fromisoformat(str(position["t"])))
-            after_id = uuid.UUID(str(position["id"]))
+            after_time, after_id = _history_position(cursor)
             page = page.where(
                 sa.or_(meas.c.measured_at > after_time, sa.and_(meas.c.measured_at == after_time, meas.c.id > after_id))
             )

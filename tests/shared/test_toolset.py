@@ -194,7 +194,7 @@ async def test_clients_see_every_annotation_set_explicitly(
     assert tools["list_kpis"].annotations.read_only_hint is True  # type: ignore[union-attr]
     record = tools["record_kpi_measurement"].annotations
     assert record is not None
-    assert (record.read_only_hint, record.destructive_hint, record.idempotent_hint) == (False, False, True)
+    assert (record.read_only_hint, record.destructive_hint, record.idempotent_hint) == (False, False, False)
 
 
 # The serving policy

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, cast
 
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.resolve import Resolve
@@ -20,7 +20,7 @@ kpis = Toolset("kpis", "The 12 factory KPIs: versioned definitions, measurements
 
 def factory_deps(ctx: Context) -> FactoryDeps:
     """The server's dependencies, as the lifespan built them."""
-    return ctx.request_context.lifespan_context
+    return cast("FactoryDeps", ctx.request_context.lifespan_context)
 
 
 Deps = Annotated[FactoryDeps, Resolve(factory_deps)]
@@ -70,7 +70,7 @@ async def get_kpi(
     return await deps.kpis.get(kpi_id, version)
 
 
-@kpis.write(title="Record a KPI measurement", destructive=False, idempotent=True)
+@kpis.write(title="Record a KPI measurement", destructive=False, idempotent=False)
 async def record_kpi_measurement(
     deps: Deps,
     kpi_id: KpiId,
@@ -119,5 +119,13 @@ async def get_kpi_history(
     """Get a KPI's measurements over a time range, oldest first, with min/max/mean/latest over the whole
     range and whether the latest value meets the target. Page with cursor while next_cursor is set."""
     end = end or datetime.now(UTC)
-    start = start or (end - timedelta(days=30))
+    start = start or _days_before(end, 30)
     return await deps.kpis.history(kpi_id=kpi_id, start=start, end=end, scope=scope, limit=limit, cursor=cursor)
+
+
+def _days_before(moment: datetime, days: int) -> datetime:
+    """``days`` before ``moment``, or the first moment of year 1 when that would be earlier."""
+    try:
+        return moment - timedelta(days=days)
+    except OverflowError:
+        return datetime.min.replace(tzinfo=moment.tzinfo)
