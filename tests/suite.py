@@ -1,0 +1,100 @@
+"""Every server of the suite, for the suite-wide tests (snapshots, contract, fuzz).
+
+The list comes from :func:`afu9.registry.all_servers`, so a server added to ``shared.names.SERVERS`` is tested
+by every suite-wide test without editing them. A server's toolsets are found by the house convention: its
+``servers/<name>/tools/__init__.py`` exports ``TOOLSETS``.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import anyio
+from mcp import Client
+from mcp.types import Tool
+
+from afu9.registry import ServerEntry, all_servers
+from shared.server import Afu9Server
+from shared.settings import ServerSettings
+from shared.toolset import Toolset, ToolSpec
+
+__all__ = ["SuiteServer", "list_every_tool", "listed_tools", "sqlite_url_in", "suite_servers"]
+
+
+@dataclass(frozen=True)
+class SuiteServer:
+    """One server of the suite: its registry entry and the toolsets it declares."""
+
+    entry: ServerEntry
+    toolsets: tuple[Toolset, ...]
+
+    @property
+    def name(self) -> str:
+        return self.entry.name
+
+    @property
+    def specs(self) -> list[ToolSpec]:
+        """Every tool the server declares, in declaration order (all toolsets)."""
+        return [spec for toolset in self.toolsets for spec in toolset.tools]
+
+    def settings(self, data_dir: Path, database_url: str | None = None, **overrides: Any) -> ServerSettings:
+        """Settings serving every toolset with writes allowed, on ``database_url`` (default: SQLite in ``data_dir``)."""
+        values: dict[str, Any] = {
+            "database_url": database_url or sqlite_url_in(data_dir),
+            "data_dir": data_dir,
+            "allow_writes": True,
+        }
+        return self.entry.settings(**(values | overrides))
+
+    def build(self, data_dir: Path, database_url: str | None = None, **overrides: Any) -> Afu9Server:
+        """The server with every tool and writes allowed, as a test drives it in-process."""
+        return self.entry.build(self.settings(data_dir, database_url, **overrides))
+
+
+def sqlite_url_in(folder: Path) -> str:
+    return f"sqlite+aiosqlite:///{(folder / 'afu9.db').as_posix()}"
+
+
+@functools.cache
+def suite_servers() -> tuple[SuiteServer, ...]:
+    """Every server in the registry, with its declared toolsets."""
+    servers: list[SuiteServer] = []
+    for entry in all_servers():
+        module = importlib.import_module(f"{entry.info.module}.tools")
+        toolsets: Sequence[Toolset] | None = getattr(module, "TOOLSETS", None)
+        if not toolsets:
+            raise AssertionError(f"{entry.info.module}.tools must export TOOLSETS (the server's toolsets)")
+        servers.append(SuiteServer(entry=entry, toolsets=tuple(toolsets)))
+    return tuple(servers)
+
+
+async def list_every_tool(client: Client) -> list[Tool]:
+    """Every tool the client's server lists, following ``next_cursor`` to the end."""
+    tools: list[Tool] = []
+    cursor: str | None = None
+    for _ in range(1000):
+        page = await client.list_tools(cursor=cursor)
+        tools += page.tools
+        cursor = page.next_cursor
+        if cursor is None:
+            return tools
+    raise AssertionError("tools/list kept returning next_cursor for 1000 pages")
+
+
+@functools.cache
+def listed_tools(server_name: str) -> tuple[Tool, ...]:
+    """What ``tools/list`` shows for ``server_name`` with every toolset and writes allowed (computed once)."""
+    server = next(server for server in suite_servers() if server.name == server_name)
+
+    async def fetch() -> list[Tool]:
+        with tempfile.TemporaryDirectory() as folder:
+            async with Client(server.build(Path(folder))) as client:
+                return await list_every_tool(client)
+
+    return tuple(anyio.run(fetch, backend="asyncio"))
