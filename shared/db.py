@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import weakref
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 _MIGRATIONS = Path(__file__).parent / "migrations"
 _LOCK_KEY = 0x0AF9_0001  # PostgreSQL advisory lock held while migrating
 _CONNECT_TIMEOUT = 3.0
+_PROCESS_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True)
@@ -170,10 +172,20 @@ def _create_engine(url: str, pool_size: int) -> AsyncEngine:
     )
 
 
+def _process_lock() -> asyncio.Lock:
+    """One migration at a time per process and event loop: Alembic keeps its state in module globals."""
+    loop = asyncio.get_running_loop()
+    lock = _PROCESS_LOCKS.get(loop)
+    if lock is None:
+        lock = _PROCESS_LOCKS[loop] = asyncio.Lock()
+    return lock
+
+
 async def upgrade_schema(engine: AsyncEngine) -> None:
-    """Apply every pending migration, serialised across processes (advisory lock / SQLite write lock)."""
+    """Apply every pending migration, serialised within the process (Alembic's globals) and across processes
+    (PostgreSQL advisory lock / SQLite write lock)."""
     started = time.perf_counter()
-    async with engine.begin() as connection:
+    async with _process_lock(), engine.begin() as connection:
         if engine.dialect.name == "postgresql":
             from sqlalchemy import text
 

@@ -17,6 +17,15 @@ __all__ = ["CommonSettings", "ServerSettings", "load_settings", "setting_error_l
 
 _Csv = Annotated[list[str], NoDecode]
 
+# Accepted URL schemes and the async driver each one runs on.
+_DRIVERS = {
+    "postgresql": "postgresql+asyncpg",
+    "postgres": "postgresql+asyncpg",
+    "postgresql+asyncpg": "postgresql+asyncpg",
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+aiosqlite": "sqlite+aiosqlite",
+}
+
 
 def _env(*names: str) -> AliasChoices:
     return AliasChoices(*names)
@@ -31,7 +40,7 @@ class CommonSettings(BaseSettings):
     database_url: SecretStr | None = Field(
         default=None,
         validation_alias=_env("AFU9_DATABASE_URL"),
-        description="SQLAlchemy async URL, e.g. postgresql+asyncpg://user@host/db. "
+        description="Database URL: postgresql://user:password@host:5432/db (asyncpg) or sqlite:///path.db. "
         "Default: a SQLite file under AFU9_DATA_DIR.",
     )
     data_dir: Path = Field(
@@ -101,6 +110,22 @@ class CommonSettings(BaseSettings):
     @classmethod
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @field_validator("database_url", mode="before")
+    @classmethod
+    def _async_driver(cls, value: object) -> object:
+        """Accept the usual spellings and pick the async driver; anything else is refused at start."""
+        if not isinstance(value, str) or not value:
+            return value or None
+        scheme, sep, rest = value.partition("://")
+        if not sep:
+            raise ValueError("not a database URL; use postgresql://user:password@host:5432/db or sqlite:///path.db")
+        driver = _DRIVERS.get(scheme.lower())
+        if driver is None:
+            raise ValueError(
+                f"the {scheme.split('+')[0]!r} scheme is not supported; use postgresql://... or sqlite:///..."
+            )
+        return f"{driver}://{rest}"
 
     def sqlalchemy_url(self) -> str:
         """The database URL to connect to (the embedded SQLite file when none is set)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
@@ -66,6 +67,21 @@ def meets_target(value: float, target: float, direction: str) -> bool:
 
 def _current_versions() -> sa.Subquery:
     return sa.select(defs.c.kpi_id, sa.func.max(defs.c.version).label("version")).group_by(defs.c.kpi_id).subquery()
+
+
+def _measurement(row: Any, versions: dict[int, KpiDefinition]) -> Measurement:
+    """A stored measurement, judged against the definition version it was recorded under."""
+    definition = versions.get(row.kpi_version) or versions[max(versions)]
+    return Measurement(
+        id=str(row.id),
+        kpi_id=row.kpi_id,
+        kpi_version=row.kpi_version,
+        value=row.value,
+        measured_at=utc(row.measured_at),
+        scope=row.scope,
+        source=row.source,
+        meets_target=meets_target(row.value, definition.target, definition.direction),
+    )
 
 
 def _definition(row: Any) -> KpiDefinition:
@@ -145,7 +161,8 @@ class KpiStore:
     ) -> RecordedMeasurement:
         moment = utc(measured_at) if measured_at is not None else datetime.now(UTC)
         async with self.database.connect() as connection:
-            definition = await self._current(connection, kpi_id)
+            versions = await self._versions(connection, kpi_id)
+            definition = versions[max(versions)]
             if idempotency_key is not None:
                 existing = (
                     await connection.execute(sa.select(meas).where(meas.c.idempotency_key == idempotency_key))
@@ -157,7 +174,7 @@ class KpiStore:
                             f"Idempotency key {idempotency_key!r} was already used for a different measurement "
                             f"({existing.kpi_id}={existing.value} in scope {existing.scope}); use a new key."
                         )
-                    return RecordedMeasurement(measurement=self._measurement(existing, definition), created=False)
+                    return RecordedMeasurement(measurement=_measurement(existing, versions), created=False)
             row = {
                 "id": uuid.uuid4(),
                 "kpi_id": kpi_id,
@@ -169,17 +186,7 @@ class KpiStore:
                 "idempotency_key": idempotency_key,
             }
             await connection.execute(meas.insert().values(**row))
-        stored = Measurement(
-            id=str(row["id"]),
-            kpi_id=kpi_id,
-            kpi_version=definition.version,
-            value=value,
-            measured_at=moment,
-            scope=scope,
-            source=source,
-            meets_target=meets_target(value, definition.target, definition.direction),
-        )
-        return RecordedMeasurement(measurement=stored, created=True)
+        return RecordedMeasurement(measurement=_measurement(SimpleNamespace(**row), versions), created=True)
 
     async def history(
         self, *, kpi_id: str, start: datetime, end: datetime, scope: str, limit: int, cursor: str | None
@@ -197,7 +204,7 @@ class KpiStore:
                 sa.or_(meas.c.measured_at > after_time, sa.and_(meas.c.measured_at == after_time, meas.c.id > after_id))
             )
         async with self.database.connect() as connection:
-            definition = await self._current(connection, kpi_id)
+            versions = await self._versions(connection, kpi_id)
             rows = (await connection.execute(page.order_by(meas.c.measured_at, meas.c.id).limit(limit + 1))).all()
             stats = (
                 await connection.execute(
@@ -208,15 +215,13 @@ class KpiStore:
             ).one()
             latest = (
                 await connection.execute(
-                    sa.select(meas.c.value)
-                    .where(in_range)
-                    .order_by(meas.c.measured_at.desc(), meas.c.id.desc())
-                    .limit(1)
+                    sa.select(meas).where(in_range).order_by(meas.c.measured_at.desc(), meas.c.id.desc()).limit(1)
                 )
-            ).scalar_one_or_none()
+            ).first()
+        definition = versions[max(versions)]
         more = len(rows) > limit
         rows = rows[:limit]
-        measurements = [self._measurement(row, definition) for row in rows]
+        measurements = [_measurement(row, versions) for row in rows]
         next_cursor = (
             encode_cursor({"t": measurements[-1].measured_at.isoformat(), "id": measurements[-1].id}) if more else None
         )
@@ -225,10 +230,8 @@ class KpiStore:
             min=stats[1],
             max=stats[2],
             mean=None if stats[3] is None else float(stats[3]),
-            latest=latest,
-            latest_meets_target=None
-            if latest is None
-            else meets_target(latest, definition.target, definition.direction),
+            latest=None if latest is None else latest.value,
+            latest_meets_target=None if latest is None else _measurement(latest, versions).meets_target,
         )
         return KpiHistory(
             kpi_id=kpi_id,
@@ -243,28 +246,12 @@ class KpiStore:
             next_cursor=next_cursor,
         )
 
-    @staticmethod
-    def _measurement(row: Any, definition: KpiDefinition) -> Measurement:
-        return Measurement(
-            id=str(row.id),
-            kpi_id=row.kpi_id,
-            kpi_version=row.kpi_version,
-            value=row.value,
-            measured_at=utc(row.measured_at),
-            scope=row.scope,
-            source=row.source,
-            meets_target=meets_target(row.value, definition.target, definition.direction),
-        )
-
-    async def _current(self, connection: Any, kpi_id: str) -> KpiDefinition:
-        row = (
-            await connection.execute(
-                sa.select(defs).where(defs.c.kpi_id == kpi_id).order_by(defs.c.version.desc()).limit(1)
-            )
-        ).first()
-        if row is None:
+    async def _versions(self, connection: Any, kpi_id: str) -> dict[int, KpiDefinition]:
+        """Every version of ``kpi_id``'s definition by number (NotFound listing the known KPIs if none)."""
+        rows = (await connection.execute(sa.select(defs).where(defs.c.kpi_id == kpi_id))).all()
+        if not rows:
             raise await self._unknown(connection, kpi_id)
-        return _definition(row)
+        return {row.version: _definition(row) for row in rows}
 
     @staticmethod
     async def _unknown(connection: Any, kpi_id: str) -> NotFound:

@@ -288,6 +288,19 @@ async def test_two_servers_starting_at_once_on_a_fresh_database_both_succeed(dat
             await db.aclose()
 
 
+async def test_two_databases_in_one_process_migrate_at_the_same_time(tmp_path: Path, postgres_url: str) -> None:
+    """Alembic keeps state in module globals: concurrent upgrades in one process must be serialised."""
+    databases = [Database(f"sqlite+aiosqlite:///{tmp_path / f'{n}.db'}") for n in range(3)] + [Database(postgres_url)]
+    try:
+        async with asyncio.timeout(60):
+            await asyncio.gather(*(db.ensure_schema() for db in databases))
+        for db in databases:
+            assert await _scalar(db, "SELECT count(*) FROM kpi_definitions") == 12
+    finally:
+        for db in databases:
+            await db.aclose()
+
+
 # A database that is away
 
 

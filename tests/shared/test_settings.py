@@ -159,6 +159,8 @@ def test_the_per_server_write_gate_overrides_allow_writes(
         ("AFU9_LOG_LEVEL", "loud"),
         ("AFU9_MAX_REQUEST_BYTES", "10"),
         ("AFU9_FACTORY_MAX_REQUEST_BYTES", "10"),
+        ("AFU9_DATABASE_URL", "mysql://root:hunter2@db/afu9"),
+        ("AFU9_DATABASE_URL", "not a url"),
     ],
 )
 def test_a_malformed_value_exits_2_with_one_line_naming_the_variable(
@@ -198,3 +200,31 @@ def test_a_malformed_value_stops_the_server_process_before_it_serves_without_a_t
     assert finished.stderr.splitlines() == [
         "afu9: invalid setting AFU9_FACTORY_PORT: Input should be a valid integer, unable to parse string as an integer"
     ]
+
+
+@pytest.mark.parametrize(
+    ("given", "used"),
+    [
+        ("postgresql://afu9:pw@db:5432/afu9", "postgresql+asyncpg://afu9:pw@db:5432/afu9"),
+        ("postgres://afu9@db/afu9", "postgresql+asyncpg://afu9@db/afu9"),
+        ("postgresql+asyncpg://afu9@db/afu9", "postgresql+asyncpg://afu9@db/afu9"),
+        ("sqlite:////var/lib/afu9.db", "sqlite+aiosqlite:////var/lib/afu9.db"),
+    ],
+)
+def test_the_usual_database_url_spellings_run_on_the_async_drivers(
+    monkeypatch: pytest.MonkeyPatch, given: str, used: str
+) -> None:
+    monkeypatch.setenv("AFU9_DATABASE_URL", given)
+
+    assert load_settings(CommonSettings).sqlalchemy_url() == used
+
+
+def test_a_refused_database_url_is_not_echoed(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("AFU9_DATABASE_URL", "mysql://root:hunter2@db/afu9")
+
+    with pytest.raises(SystemExit):
+        load_settings(CommonSettings)
+
+    assert "hunter2" not in capsys.readouterr().err

@@ -557,3 +557,23 @@ async def test_history_refuses_a_cursor_it_did_not_make_with_a_clear_sentence(fa
     for case, cursor in forged.items():
         message = refused(await factory_client.call_tool("get_kpi_history", window | {"cursor": cursor}))
         assert message == f"Error executing tool get_kpi_history: {BAD_CURSOR}", case
+
+
+async def test_a_measurement_is_judged_against_the_definition_version_it_was_recorded_under(
+    factory_client: Client, database_url: str
+) -> None:
+    before = await record(factory_client, "mttr", 45.0, idempotency_key="before-v2")
+    await add_definition_version(database_url, "mttr", 2, target=30.0, changelog="v2: target tightened to 30 minutes.")
+    after = await record(factory_client, "mttr", 45.0)
+    replay = ok(
+        await factory_client.call_tool(
+            "record_kpi_measurement", {"kpi_id": "mttr", "value": 45.0, "idempotency_key": "before-v2"}
+        )
+    )
+    history = ok(await factory_client.call_tool("get_kpi_history", {"kpi_id": "mttr"}))
+
+    assert (before["measurement"]["kpi_version"], before["measurement"]["meets_target"]) == (1, True)
+    assert (after["measurement"]["kpi_version"], after["measurement"]["meets_target"]) == (2, False)
+    assert replay == {"measurement": before["measurement"], "created": False}
+    assert [(m["kpi_version"], m["meets_target"]) for m in history["measurements"]] == [(1, True), (2, False)]
+    assert (history["target"], history["summary"]["latest_meets_target"]) == (30.0, False)
