@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from mcp.server.auth.provider import AccessToken, TokenVerifier
 from mcp.server.auth.settings import AuthSettings
+from pydantic import AnyHttpUrl
 
 __all__ = ["StaticTokenVerifier", "auth_settings"]
 
@@ -39,4 +40,4 @@ class StaticTokenVerifier(TokenVerifier):
 def auth_settings() -> AuthSettings:
     """Resource-server-only auth: tokens are checked by the verifier, no OAuth metadata is advertised."""
     # issuer_url is required by the SDK's model but only advertised with a resource_server_url, which is unset.
-    return AuthSettings(issuer_url="http://127.0.0.1/", resource_server_url=None)
+    return AuthSettings(issuer_url=AnyHttpUrl("http://127.0.0.1/"), resource_server_url=None)

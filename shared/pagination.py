@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import Any
+from typing import Any, cast
 
 from shared.errors import InvalidRequest
 
@@ -22,9 +22,11 @@ def decode_cursor(cursor: str, *, keys: frozenset[str]) -> dict[str, Any]:
     """The position in ``cursor``; an InvalidRequest when it was not made by :func:`encode_cursor`."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        position = json.loads(raw)
+        position: object = json.loads(raw)
     except (binascii.Error, ValueError, UnicodeDecodeError):
         position = None
-    if not isinstance(position, dict) or set(position) != keys:  # pyright: ignore[reportUnknownArgumentType]
-        raise InvalidRequest("The cursor is not valid: pass back next_cursor exactly as a previous call returned it.")
-    return position  # pyright: ignore[reportUnknownVariableType]
+    if isinstance(position, dict):
+        decoded = cast("dict[str, Any]", position)
+        if decoded.keys() == keys:
+            return decoded
+    raise InvalidRequest("The cursor is not valid: pass back next_cursor exactly as a previous call returned it.")

@@ -8,7 +8,7 @@ the lifespan that runs the server's dependencies, the audit middleware, bearer-t
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
@@ -63,7 +63,7 @@ def build_mcp_server(
     audit = AuditLog(name, deps.database, capacity=settings.audit_queue_size)
 
     @contextlib.asynccontextmanager
-    async def lifespan(_server: MCPServer[Any]) -> AsyncIterator[ServerDeps]:
+    async def lifespan(_server: MCPServer[Any]) -> AsyncGenerator[ServerDeps]:
         async with deps.running():
             audit.start()
             try:
