@@ -24,21 +24,11 @@ from shared.errors import Conflict, InvalidRequest, NotFound
 from shared.pagination import decode_cursor, encode_cursor
 from shared.schema import kpi_definitions as defs
 from shared.schema import kpi_measurements as meas
+from shared.timestamps import utc
 
-__all__ = ["KpiStore", "meets_target", "utc"]
+__all__ = ["KpiStore", "meets_target"]
 
 _MAX_OFFSET = 1_000_000  # far past any catalog; keeps a forged offset inside every database's integer range
-
-
-def utc(moment: datetime) -> datetime:
-    """``moment`` in UTC; a naive datetime is taken to be UTC already (as SQLite returns them)."""
-    try:
-        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    except OverflowError:
-        raise InvalidRequest(
-            f"{moment.isoformat()} falls outside the years 1 to 9999 once converted to UTC; "
-            "pass a date-time inside that range."
-        ) from None
 
 
 def _list_position(cursor: str) -> int:
@@ -77,7 +67,7 @@ def _measurement(row: Any, versions: dict[int, KpiDefinition]) -> Measurement:
         kpi_id=row.kpi_id,
         kpi_version=row.kpi_version,
         value=row.value,
-        measured_at=utc(row.measured_at),
+        measured_at=row.measured_at,
         scope=row.scope,
         source=row.source,
         meets_target=meets_target(row.value, definition.target, definition.direction),
@@ -85,19 +75,7 @@ def _measurement(row: Any, versions: dict[int, KpiDefinition]) -> Measurement:
 
 
 def _definition(row: Any) -> KpiDefinition:
-    return KpiDefinition(
-        kpi_id=row.kpi_id,
-        version=row.version,
-        name=row.name,
-        category=row.category,
-        unit=row.unit,
-        description=row.description,
-        formula=row.formula,
-        target=row.target,
-        direction=row.direction,
-        changelog=row.changelog,
-        effective_from=utc(row.effective_from),
-    )
+    return KpiDefinition.model_validate(row, from_attributes=True)
 
 
 class KpiStore:
@@ -119,18 +97,7 @@ class KpiStore:
             rows = (
                 await connection.execute(query.order_by(defs.c.category, defs.c.kpi_id).offset(offset).limit(limit))
             ).all()
-        kpis = [
-            KpiSummary(
-                kpi_id=row.kpi_id,
-                name=row.name,
-                category=row.category,
-                unit=row.unit,
-                target=row.target,
-                direction=row.direction,
-                version=row.version,
-            )
-            for row in rows
-        ]
+        kpis = [KpiSummary.model_validate(row, from_attributes=True) for row in rows]
         more = offset + len(kpis) < total
         return KpiList(
             kpis=kpis, total=total, next_cursor=encode_cursor({"offset": offset + len(kpis)}) if more else None

@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from shared.timestamps import UtcDateTime
+
 __all__ = [
     "Category",
     "Direction",
@@ -57,7 +59,7 @@ class KpiDefinition(BaseModel):
     target: float = Field(description="Target value.")
     direction: Direction = Field(description="Whether higher or lower values are better.")
     changelog: str = Field(description="What changed in this version.")
-    effective_from: datetime = Field(description="When this version took effect (UTC).")
+    effective_from: UtcDateTime = Field(description="When this version took effect (UTC).")
 
 
 class KpiDetail(BaseModel):
@@ -74,7 +76,7 @@ class Measurement(BaseModel):
     kpi_id: str = Field(description="KPI measured.")
     kpi_version: int = Field(description="Definition version the value was measured under.")
     value: float = Field(description="Measured value, in the KPI's unit.")
-    measured_at: datetime = Field(description="When the value was measured (UTC).")
+    measured_at: UtcDateTime = Field(description="When the value was measured (UTC).")
     scope: str = Field(description="What was measured: 'factory', or e.g. 'repo:owner/name'.")
     source: str | None = Field(description="Who or what reported the value.")
     meets_target: bool = Field(description="Whether the value meets the KPI's target.")
