@@ -1,10 +1,12 @@
 """The audit trail: every ``tools/call`` on every server becomes a row in ``mcp_tool_calls``.
 
 The call path only appends a small record to an in-memory queue (:class:`AuditMiddleware`); a background
-writer redacts the arguments and inserts rows in batches. While the database is away the records wait in the
-queue and are written when it returns. The queue is bounded (``AFU9_AUDIT_QUEUE_SIZE``): when it is full the
-oldest record is dropped, counted in :attr:`AuditLog.dropped` and logged, so memory stays bounded and the
-newest activity survives. A clean shutdown flushes what is queued.
+writer redacts the arguments and inserts rows in batches: it lets records gather for ``_LINGER`` seconds
+before each batch, so one transaction carries many calls (a transaction per call would cost more CPU than
+the call itself). While the database is away the records wait in the queue and are written when it returns.
+The queue is bounded (``AFU9_AUDIT_QUEUE_SIZE``): when it is full the oldest record is dropped, counted in
+:attr:`AuditLog.dropped` and logged, so memory stays bounded and the newest activity survives. A clean
+shutdown flushes what is queued.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ __all__ = ["AuditLog", "AuditMiddleware", "AuditRecord"]
 log = logging.getLogger(__name__)
 
 _BATCH = 500
+_LINGER = 0.1  # seconds records gather before a batch is written (at most ~10 transactions a second)
 _ERROR_CHARS = 2000
 
 
@@ -93,6 +96,8 @@ class AuditLog:
             await self._wake.wait()
             self._wake.clear()
             while self._queue:
+                if len(self._queue) < _BATCH:
+                    await asyncio.sleep(_LINGER)
                 try:
                     await self._write_batch()
                     delay = 0.5
