@@ -93,16 +93,28 @@ def spawn_to_tools_list(
         kill(process)
 
 
-def import_profile(argv: Sequence[str], env: dict[str, str], stderr: Path, timeout: float) -> list[tuple[str, int]]:
-    """(module, cumulative microseconds) of every import up to the ``tools/list`` answer, costliest first."""
+def import_profile(
+    argv: Sequence[str], env: dict[str, str], stderr: Path, timeout: float
+) -> dict[str, tuple[int, int]]:
+    """module -> (self, cumulative) microseconds of every import up to the ``tools/list`` answer."""
     stderr.write_bytes(b"")
     spawn_to_tools_list([argv[0], "-X", "importtime", *argv[1:]], env, stderr, timeout)
-    modules: dict[str, int] = {}
+    modules: dict[str, tuple[int, int]] = {}
     for line in stderr.read_text(errors="replace").splitlines():
         if line.startswith("import time:") and "|" in line and "cumulative" not in line:
-            _, cumulative, name = line.split("|")
-            modules[name.strip()] = max(modules.get(name.strip(), 0), int(cumulative))
-    return sorted(modules.items(), key=lambda item: -item[1])
+            own, cumulative, name = line.removeprefix("import time:").split("|")
+            modules[name.strip()] = (int(own), int(cumulative))
+    return modules
+
+
+def by_package(modules: dict[str, tuple[int, int]], only: set[str] | None = None) -> list[tuple[str, float]]:
+    """(top-level package, milliseconds of its modules' own import time), costliest first."""
+    totals: dict[str, int] = {}
+    for module, (own, _) in modules.items():
+        package = module.split(".")[0]
+        if only is None or package in only:
+            totals[package] = totals.get(package, 0) + own
+    return sorted(((package, micro / 1000) for package, micro in totals.items()), key=lambda item: -item[1])
 
 
 def summary(times: Sequence[float]) -> dict[str, float]:
@@ -146,9 +158,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     stats = {name: summary(values) for name, values in times.items()}
     ratio = stats["ours"]["median_s"] / stats["bare"]["median_s"]
     paired = statistics.median(o / b for o, b in zip(times["ours"], times["bare"], strict=True))
-    packages = {name: {module.split(".")[0] for module, _ in imports[name]} for name in sides}
-    heavy = sorted((packages["ours"] - packages["bare"]) & set(HEAVY))
+    packages = {name: {module.split(".")[0] for module in imports[name]} for name in sides}
+    extra = packages["ours"] - packages["bare"]
+    heavy = sorted(extra & set(HEAVY))
     heavy_in_sdk = sorted(packages["bare"] & set(HEAVY))
+    extra_cost = by_package(imports["ours"], extra)
+    top = {
+        name: sorted(((m, c / 1000) for m, (_, c) in imports[name].items()), key=lambda item: -item[1])[:15]
+        for name in sides
+    }
     result = {
         "runs_per_side": args.runs,
         "bytecode": args.bytecode,
@@ -162,8 +180,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         },
         "heavy_imports_before_tools_list": heavy,
         "heavy_imports_the_sdk_itself_makes": heavy_in_sdk,
-        "extra_packages_ours_imports": sorted(packages["ours"] - packages["bare"]),
-        "top_imports_us": {name: imports[name][:15] for name in sides},
+        "extra_packages_ours_imports_ms": dict(extra_cost),
+        "import_ms_by_package": {name: dict(by_package(imports[name])[:20]) for name in sides},
+        "top_imports_cumulative_ms": {name: top[name] for name in sides},
     }
     path = write_result("cold_start", result)
 
@@ -185,10 +204,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"  heavy imports before tools/list beyond the SDK's own: {', '.join(heavy) if heavy else 'none'}"
         f" (the SDK itself imports: {', '.join(heavy_in_sdk) or 'none'})"
     )
-    print(f"  packages ours imports that bare does not: {', '.join(sorted(packages['ours'] - packages['bare']))}")
+    print(
+        "  imports ours adds to bare's (own import time, ms; -X importtime inflates it): "
+        + ", ".join(f"{package} {ms:.0f}" for package, ms in extra_cost)
+    )
     for name in sides:
-        top = ", ".join(f"{module} {micro / 1000:.0f}" for module, micro in imports[name][:6])
-        print(f"  top imports ({name}, cumulative ms): {top}")
+        costliest = ", ".join(f"{package} {ms:.0f}" for package, ms in by_package(imports[name])[:6])
+        print(f"  costliest packages to import ({name}, ms): {costliest}")
     print(f"  result: {path.relative_to(REPO)}")
     return 0
 
