@@ -13,18 +13,15 @@ start.
 
 from __future__ import annotations
 
-import contextlib
 import os
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 
 from pydantic_settings import SettingsConfigDict
 from trivial import add_numbers
 
 from shared.audit import AuditMiddleware
-from shared.db import Database, DependencyStatus
+from shared.db import Database
 from shared.runner import run_server
-from shared.server import Afu9Server, build_mcp_server
+from shared.server import Afu9Server, DatabaseDeps, build_mcp_server
 from shared.settings import ServerSettings
 from shared.toolset import Toolset
 
@@ -40,23 +37,6 @@ class BenchSettings(ServerSettings):
     model_config = SettingsConfigDict(env_prefix="AFU9_BENCH_")
 
 
-@dataclass
-class BenchDeps:
-    """Only the database, as every server has (the audit trail writes into it)."""
-
-    database: Database
-
-    @contextlib.asynccontextmanager
-    async def running(self) -> AsyncIterator[None]:
-        try:
-            yield
-        finally:
-            await self.database.aclose()
-
-    async def readiness(self) -> dict[str, DependencyStatus]:
-        return {"database": await self.database.check()}
-
-
 ABLATIONS = ("audit", "audit-writer", "unserved")
 
 
@@ -66,7 +46,7 @@ def build(settings: BenchSettings) -> Afu9Server:
         instructions="Benchmark server: one trivial tool.",
         settings=settings,
         toolsets=[bench],
-        deps=BenchDeps(Database(settings.sqlalchemy_url())),
+        deps=DatabaseDeps(Database(settings.sqlalchemy_url())),
     )
     _ablate(server, os.environ.get("AFU9_BENCH_ABLATE", ""))
     return server

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import re
 import time
 from collections import deque
 from collections.abc import Mapping
@@ -174,7 +175,8 @@ class AuditMiddleware:
             raise
         else:
             if _is_error(result):
-                outcome, error = "tool_error", _error_text(result)
+                error = _error_text(result)
+                outcome = _error_outcome(error)
             return result
         finally:
             params = ctx.params or {}
@@ -191,6 +193,20 @@ class AuditMiddleware:
                 transport="http" if ctx.request is not None else "stdio",
                 request_id=None if ctx.request_id is None else str(ctx.request_id),
             )
+
+
+# The SDK's text for arguments that fail validation, and the kit's for tools this server does not serve.
+_INVALID_ARGUMENTS = re.compile(r"^Error executing tool \S+: \d+ validation errors? for \S+Arguments\b")
+_UNSERVED = re.compile(r"^(Unknown tool: |\S+ is not served here: )")
+
+
+def _error_outcome(text: str) -> str:
+    """``invalid_arguments``, ``unknown_tool`` or ``tool_error`` (any other error the tool reported)."""
+    if _INVALID_ARGUMENTS.match(text):
+        return "invalid_arguments"
+    if _UNSERVED.match(text):
+        return "unknown_tool"
+    return "tool_error"
 
 
 def _is_error(result: object) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
@@ -23,7 +24,7 @@ from shared.db import Database, DependencyStatus
 from shared.settings import ServerSettings
 from shared.toolset import ToolPolicy, Toolset, register_tools, select_tools, unserved_reason
 
-__all__ = ["Afu9Server", "ServerDeps", "build_mcp_server"]
+__all__ = ["Afu9Server", "DatabaseDeps", "ServerDeps", "build_mcp_server"]
 
 VERSION = "0.1.0"
 
@@ -40,6 +41,27 @@ class ServerDeps(Protocol):
     async def readiness(self) -> dict[str, DependencyStatus]:
         """Per-dependency readiness for ``/ready``."""
         ...
+
+
+@dataclass
+class DatabaseDeps:
+    """The dependency every server has, its database (the audit trail writes into it).
+
+    A server's ``deps.py`` extends it with its own clients; a server with nothing else uses it as it is.
+    """
+
+    database: Database
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncGenerator[None]:
+        """Nothing to open (the database connects on demand); close the pool at the end."""
+        try:
+            yield
+        finally:
+            await self.database.aclose()
+
+    async def readiness(self) -> dict[str, DependencyStatus]:
+        return {"database": await self.database.check()}
 
 
 class Afu9Server(MCPServer[Any]):

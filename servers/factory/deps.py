@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import functools
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from servers.factory.settings import FactorySettings
-from shared.db import Database, DependencyStatus
+from shared.db import Database
+from shared.server import DatabaseDeps
 
 if TYPE_CHECKING:
     from servers.factory.kpis import KpiStore
@@ -18,10 +17,8 @@ __all__ = ["FactoryDeps"]
 
 
 @dataclass
-class FactoryDeps:
+class FactoryDeps(DatabaseDeps):
     """The database and the stores built on it."""
-
-    database: Database
 
     @classmethod
     def from_settings(cls, settings: FactorySettings) -> FactoryDeps:
@@ -33,13 +30,3 @@ class FactoryDeps:
         from servers.factory.kpis import KpiStore
 
         return KpiStore(self.database)
-
-    @contextlib.asynccontextmanager
-    async def running(self) -> AsyncIterator[None]:
-        try:
-            yield
-        finally:
-            await self.database.aclose()
-
-    async def readiness(self) -> dict[str, DependencyStatus]:
-        return {"database": await self.database.check()}

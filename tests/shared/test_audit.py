@@ -7,12 +7,10 @@ real database, on SQLite and PostgreSQL.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import socket
 import time
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +24,9 @@ from sqlalchemy.engine import make_url
 from servers.factory.server import build_server
 from servers.factory.settings import FactorySettings
 from shared.audit import AuditLog
-from shared.db import Database, DependencyStatus
+from shared.db import Database
 from shared.schema import mcp_tool_calls
-from shared.server import build_mcp_server
+from shared.server import DatabaseDeps, build_mcp_server
 from shared.toolset import Toolset
 from shared.transports import http_app
 from tests.tcp_proxy import TcpProxy
@@ -97,8 +95,8 @@ async def test_every_kind_of_tools_call_lands_in_mcp_tool_calls_with_redacted_ar
         ("list_kpis", "ok"),
         ("record_kpi_measurement", "ok"),
         ("get_kpi", "tool_error"),
-        ("get_kpi", "tool_error"),
-        ("no_such_tool", "tool_error"),
+        ("get_kpi", "invalid_arguments"),
+        ("no_such_tool", "unknown_tool"),
     ]
     ok, record, not_found, bad_arguments, unknown_tool = rows
     assert ok["params"] == {"limit": 2}
@@ -147,23 +145,6 @@ async def test_an_http_call_is_audited_with_the_token_s_client_as_caller(tmp_pat
     assert "s3cret-token-1" not in repr(row)
 
 
-@dataclass
-class _Deps:
-    """Dependencies of a throwaway server: only a database."""
-
-    database: Database
-
-    @contextlib.asynccontextmanager
-    async def running(self) -> AsyncIterator[None]:
-        try:
-            yield
-        finally:
-            await self.database.aclose()
-
-    async def readiness(self) -> dict[str, DependencyStatus]:
-        return {"database": await self.database.check()}
-
-
 async def test_a_call_answers_at_once_while_the_audit_database_hangs_and_its_record_is_written_later(
     postgres_url: str, tmp_path: Path
 ) -> None:
@@ -184,7 +165,7 @@ async def test_a_call_answers_at_once_while_the_audit_database_hangs_and_its_rec
             instructions="Demo.",
             settings=FactorySettings(data_dir=tmp_path),
             toolsets=[clock],
-            deps=_Deps(database),
+            deps=DatabaseDeps(database),
         )
         async with Client(server) as client:
             started = time.perf_counter()
