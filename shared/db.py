@@ -159,7 +159,7 @@ def _create_engine(url: str, pool_size: int) -> AsyncEngine:
         def _pragmas(dbapi_connection: Any, _record: Any) -> None:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")  # durable in WAL mode; skips an fsync per commit
+            cursor.execute("PRAGMA synchronous=NORMAL")  # WAL: survives a process crash; skips an fsync per commit
             cursor.execute("PRAGMA busy_timeout=15000")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
