@@ -119,12 +119,15 @@ def build_mcp_server(
         **auth,
     )
     register_tools(server, toolsets, policy)
-    _add_probes(server, name, deps.readiness)
+    _add_probes(server, name, deps.readiness, audit)
     return server
 
 
 def _add_probes(
-    server: MCPServer[Any], name: str, readiness: Callable[[], Awaitable[dict[str, DependencyStatus]]]
+    server: MCPServer[Any],
+    name: str,
+    readiness: Callable[[], Awaitable[dict[str, DependencyStatus]]],
+    audit: AuditLog,
 ) -> None:
     @server.custom_route("/health", methods=["GET"])
     async def health(_request: Request) -> Response:  # pyright: ignore[reportUnusedFunction]
@@ -138,5 +141,7 @@ def _add_probes(
             "status": "ready" if ok else "unavailable",
             "server": name,
             "checks": {key: {"ok": status.ok, "detail": status.detail} for key, status in checks.items()},
+            # Informational: a backlog or drops do not make the server unready.
+            "audit": {"pending": audit.pending, "written": audit.written, "dropped": audit.dropped},
         }
         return JSONResponse(body, status_code=200 if ok else 503)

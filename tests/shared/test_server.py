@@ -64,4 +64,5 @@ async def test_health_is_ok_and_ready_reports_the_database_per_dependency(tmp_pa
         "status": "ready",
         "server": "factory",
         "checks": {"database": {"ok": True, "detail": "sqlite: reachable, schema current"}},
+        "audit": {"pending": 0, "written": 0, "dropped": 0},
     }

@@ -187,6 +187,10 @@ async def test_tools_answer_a_clear_error_when_the_database_is_unreachable(datab
     assert DB_PASSWORD not in database_down.stderr()
     async with httpx2.AsyncClient(timeout=10) as http:
         assert (await http.get(database_down.url("/health"))).status_code == 200
+        # The call's audit record waits in memory for the database, and /ready says so.
+        audit = (await http.get(database_down.url("/ready"))).json()["audit"]
+    assert audit["pending"] >= 1
+    assert audit["dropped"] == 0
 
 
 # --- bearer tokens ----------------------------------------------------------------------------------------------
