@@ -45,7 +45,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.command == "serve":
         entry = registry.load(args.server)
         forwarded = ["--transport", args.transport, *(["--stateless"] if args.stateless else [])]
-        forwarded += [*(["--host", args.host] if args.host else []), *(["--port", str(args.port)] if args.port else [])]
+        forwarded += ["--host", args.host] if args.host is not None else []
+        forwarded += ["--port", str(args.port)] if args.port is not None else []
         entry.main([*forwarded, *rest])
         return
     if rest:
