@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from processes import ServerProcess, free_port, start
+from processes import ServerProcess, afu9_http
 
 __all__ = ["NodeTools", "factory_http", "node_tools"]
 
@@ -70,21 +68,6 @@ def node_tools() -> NodeTools:
     )
 
 
-@contextmanager
-def factory_http(data_dir: Path, *flags: str, attempts: int = 3) -> Iterator[ServerProcess]:
-    """``python -m servers.factory --transport http --port <free> [flags]`` on 127.0.0.1, healthy; always stopped.
-
-    A port taken between picking and binding makes the server exit: it is retried on a new port.
-    """
-    for attempt in range(1, attempts + 1):
-        port = free_port()
-        command = [sys.executable, "-m", "servers.factory", "--transport", "http", "--port", str(port), *flags]
-        with start(command, data_dir=data_dir, port=port) as server:
-            try:
-                server.wait_for_health()
-            except AssertionError:
-                if attempt < attempts and "address already in use" in server.stderr().lower():
-                    continue
-                raise
-            yield server
-            return
+def factory_http(data_dir: Path, *flags: str) -> AbstractContextManager[ServerProcess]:
+    """The factory server over HTTP on a free port of 127.0.0.1, healthy; always stopped."""
+    return afu9_http("serve", "factory", "--transport", "http", *flags, data_dir=data_dir)
