@@ -71,6 +71,7 @@ class AuditLog:
         self._seq = itertools.count(1)
         self._wake = asyncio.Event()
         self._write_lock = asyncio.Lock()  # one batch in flight: the writer and flush() never insert it twice
+        self._writing_up_to = 0  # seq of the last record of the batch being inserted (0: none)
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -80,10 +81,11 @@ class AuditLog:
     def record(self, **fields: Any) -> None:
         """Queue one record without blocking; drops (and counts) the oldest when full."""
         if len(self._queue) >= self.capacity:
-            self._queue.popleft()
-            self.dropped += 1
-            if self.dropped == 1 or self.dropped % 1000 == 0:
-                log.warning("audit queue full; oldest records dropped", extra={"dropped": self.dropped})
+            oldest = self._queue.popleft()
+            if oldest.seq > self._writing_up_to:  # a record of the batch being written is not lost
+                self.dropped += 1
+                if self.dropped == 1 or self.dropped % 1000 == 0:
+                    log.warning("audit queue full; oldest records dropped", extra={"dropped": self.dropped})
         self._queue.append(AuditRecord(seq=next(self._seq), server=self.server, **fields))
         self._wake.set()
 
@@ -120,9 +122,17 @@ class AuditLog:
             from shared.schema import mcp_tool_calls
 
             rows = [_row(record) for record in batch]
-            async with self.database.connect() as connection:
-                await connection.execute(mcp_tool_calls.insert(), rows)
             last = batch[-1].seq
+            self._writing_up_to = last
+            try:
+                async with self.database.connect() as connection:
+                    await connection.execute(mcp_tool_calls.insert(), rows)
+            except BaseException:
+                # Records of this batch pushed out of a full queue meanwhile are lost after all: count them.
+                self.dropped += sum(1 for record in batch if not self._queue or record.seq < self._queue[0].seq)
+                raise
+            finally:
+                self._writing_up_to = 0
             while self._queue and self._queue[0].seq <= last:
                 self._queue.popleft()
             self.written += len(batch)

@@ -293,3 +293,33 @@ async def test_closing_while_the_database_is_away_gives_up_in_bounded_time_and_s
 
     [lost] = [record for record in caplog.records if "audit records lost at shutdown" in record.getMessage()]
     assert lost.lost == 2  # type: ignore[attr-defined]
+
+
+async def test_records_pushed_out_of_a_full_queue_are_counted_dropped_only_if_their_batch_is_lost(
+    postgres_url: str,
+) -> None:
+    target = make_url(postgres_url)
+    proxy = TcpProxy(target.host or "127.0.0.1", target.port or 5432)
+    await proxy.start(forward=False)  # the writer's first batch hangs on the database
+    db = Database(target.set(port=proxy.port).render_as_string(hide_password=False))
+    audit = AuditLog("demo", db, capacity=3)
+    audit.start()
+    try:
+        _record(audit, "tool_0")
+        _record(audit, "tool_1")
+        await _eventually(lambda: audit._writing_up_to == 2)  # pyright: ignore[reportPrivateUsage]
+        for n in range(2, 5):
+            _record(audit, f"tool_{n}")  # pushes tool_0 and tool_1, still being written, out of the queue
+        assert (audit.pending, audit.dropped) == (3, 0)
+
+        await proxy.stop()  # the hanging batch fails: tool_0 and tool_1 are lost after all
+        await _eventually(lambda: audit.dropped == 2)
+        await proxy.start()
+        await _eventually(lambda: audit.pending == 0)
+    finally:
+        await audit.aclose()
+        await db.aclose()
+        await proxy.stop()
+
+    assert (audit.written, audit.dropped) == (3, 2)
+    assert [row["tool_name"] for row in await _rows(postgres_url)] == ["tool_2", "tool_3", "tool_4"]
