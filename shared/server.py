@@ -22,7 +22,7 @@ from shared.audit import AuditLog, AuditMiddleware
 from shared.auth import StaticTokenVerifier, auth_settings
 from shared.db import Database, DependencyStatus
 from shared.settings import ServerSettings
-from shared.toolset import ToolPolicy, Toolset, register_tools, select_tools, unserved_reason
+from shared.toolset import ToolPolicy, Toolset, register_tools, unserved_reason
 
 __all__ = ["Afu9Server", "DatabaseDeps", "ServerDeps", "build_mcp_server"]
 
@@ -94,16 +94,6 @@ def build_mcp_server(
                 await audit.aclose()
 
     policy = ToolPolicy.from_settings(name, settings)
-    served = {spec.name for spec in select_tools(toolsets, policy)}
-
-    async def explain_unserved(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
-        # An unknown or policy-hidden tool gets a sentence naming what is served (the SDK only says "Unknown tool").
-        tool = (ctx.params or {}).get("name") if ctx.method == "tools/call" else None
-        if isinstance(tool, str) and tool not in served:
-            text = unserved_reason(tool, toolsets, policy)
-            return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
-        return await call_next(ctx)
-
     auth: dict[str, Any] = {}
     if settings.http_tokens:
         auth = {"token_verifier": StaticTokenVerifier(settings.http_tokens), "auth": auth_settings()}
@@ -115,10 +105,20 @@ def build_mcp_server(
         instructions=instructions,
         version=VERSION,
         lifespan=lifespan,
-        middleware=[AuditMiddleware(audit), explain_unserved],
+        middleware=[AuditMiddleware(audit)],
         **auth,
     )
-    register_tools(server, toolsets, policy)
+    served = {spec.name for spec in register_tools(server, toolsets, policy)}
+
+    async def explain_unserved(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        # An unknown or policy-hidden tool gets a sentence naming what is served (the SDK only says "Unknown tool").
+        tool = (ctx.params or {}).get("name") if ctx.method == "tools/call" else None
+        if isinstance(tool, str) and tool not in served:
+            text = unserved_reason(tool, toolsets, policy)
+            return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
+        return await call_next(ctx)
+
+    server.middleware.append(explain_unserved)  # inside the audit, which records its answer too
     _add_probes(server, name, deps.readiness, audit)
     return server
 
