@@ -59,7 +59,10 @@ def build_endpoint(
     stateless: bool = False,
 ) -> HttpEndpoint:
     """Settings, server and HTTP app for one server (ConfigError when a setting is wrong)."""
-    settings = _settings(settings_cls, host, port)
+    return _endpoint(name, _settings(settings_cls, host, port), build, stateless)
+
+
+def _endpoint(name: str, settings: S, build: Build[S], stateless: bool) -> HttpEndpoint:
     app = http_app(build(settings), settings, stateless=stateless)
     return HttpEndpoint(name=name, app=app, host=settings.host, port=settings.port)
 
@@ -75,12 +78,7 @@ def run_server(name: str, settings_cls: type[S], build: Build[S], argv: Sequence
         if args.transport == "stdio":
             serve_stdio(build(settings))
             return
-        endpoint = HttpEndpoint(
-            name=name,
-            app=http_app(build(settings), settings, stateless=args.stateless),
-            host=settings.host,
-            port=settings.port,
-        )
+        endpoint = _endpoint(name, settings, build, args.stateless)
     except ConfigError as error:
         fail(str(error))
     asyncio.run(serve_http([endpoint]))
