@@ -6,12 +6,14 @@ with one line naming the environment variable (see :func:`load_settings`).
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
-from typing import Annotated, Literal, NoReturn, TypeVar
+from typing import Annotated, Any, Literal, NoReturn, TypeVar
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 __all__ = ["CommonSettings", "ServerSettings", "load_settings", "setting_error_line"]
 
@@ -135,7 +137,9 @@ class CommonSettings(BaseSettings):
 
 
 class ServerSettings(CommonSettings):
-    """Base of every server's settings: its own fields use the prefix ``AFU9_<NAME>_``.
+    """Base of every server's settings: its own fields use the prefix ``AFU9_<NAME>_``, and every shared
+    setting can be given for this server alone the same way (``AFU9_FACTORY_ALLOW_WRITES`` beats
+    ``AFU9_ALLOW_WRITES``).
 
     Subclasses set ``model_config = SettingsConfigDict(env_prefix="AFU9_<NAME>_")`` and a default ``port``.
     """
@@ -146,19 +150,50 @@ class ServerSettings(CommonSettings):
         default_factory=list, description="Only these tools (comma-separated); empty: every tool of the toolsets."
     )
     disabled_tools: _Csv = Field(default_factory=list, description="Tools never served (comma-separated).")
-    writes: bool | None = Field(
-        default=None, description="Per-server write gate; overrides AFU9_ALLOW_WRITES when set."
-    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # A server's own AFU9_<SERVER>_<NAME> beats the shared AFU9_<NAME> (e.g. AFU9_FACTORY_ALLOW_WRITES).
+        return init_settings, _ServerEnvironment(settings_cls, env_settings), dotenv_settings, file_secret_settings
 
     @field_validator("toolsets", "enabled_tools", "disabled_tools", mode="before")
     @classmethod
     def _split_server_csv(cls, value: object) -> object:
         return cls._split_csv(value)
 
-    @property
-    def writes_allowed(self) -> bool:
-        """Whether write tools may run on this server."""
-        return self.allow_writes if self.writes is None else self.writes
+
+class _ServerEnvironment(PydanticBaseSettingsSource):
+    """The environment, where a server's ``AFU9_<SERVER>_<NAME>`` replaces the shared ``AFU9_<NAME>``.
+
+    Overridden values are keyed by field name, so a bad one is reported under the server's variable.
+    """
+
+    def __init__(self, settings_cls: type[BaseSettings], environment: PydanticBaseSettingsSource) -> None:
+        super().__init__(settings_cls)
+        self._environment = environment
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return self._environment.get_field_value(field, field_name)
+
+    def __call__(self) -> dict[str, Any]:
+        values = self._environment()
+        variables = {key.upper(): value for key, value in os.environ.items()}
+        prefix = str(self.config.get("env_prefix", "")).upper()
+        for name, field in CommonSettings.model_fields.items():
+            own = variables.get(f"{prefix}{name.upper()}")
+            if own is not None:
+                if isinstance(field.validation_alias, AliasChoices):
+                    for alias in field.validation_alias.choices:
+                        values.pop(str(alias), None)
+                values[name] = own
+        return values
 
 
 S = TypeVar("S", bound=BaseSettings)

@@ -127,7 +127,7 @@ class ToolPolicy:
             toolsets=frozenset(settings.toolsets),
             enabled_tools=frozenset(settings.enabled_tools),
             disabled_tools=frozenset(settings.disabled_tools),
-            writes_allowed=settings.writes_allowed,
+            writes_allowed=settings.allow_writes,
             read_only=settings.read_only,
         )
 
@@ -173,7 +173,7 @@ def register_tools(server: MCPServer[Any], toolsets: Sequence[Toolset], policy: 
 def _closed_gate(spec: ToolSpec, policy: ToolPolicy) -> ToolFn:
     message = (
         f"{spec.name} changes data, and writes are disabled on the {policy.server} server. Nothing was changed. "
-        f"An operator can enable writes with AFU9_ALLOW_WRITES=1 (or {policy.env('WRITES')}=1); "
+        f"An operator can enable writes with AFU9_ALLOW_WRITES=1 (or {policy.env('ALLOW_WRITES')}=1); "
         "the read tools keep working meanwhile."
     )
 

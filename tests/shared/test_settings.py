@@ -21,8 +21,6 @@ def test_defaults_keep_writes_off_bind_loopback_and_use_the_embedded_sqlite_file
     assert settings.port == 3004
     assert settings.host == "127.0.0.1"
     assert settings.allow_writes is False
-    assert settings.writes is None
-    assert settings.writes_allowed is False
     assert settings.read_only is False
     assert settings.http_tokens == []
     assert settings.allowed_hosts == []
@@ -142,8 +140,8 @@ def test_the_per_server_write_gate_overrides_allow_writes(
     if allow_writes is not None:
         monkeypatch.setenv("AFU9_ALLOW_WRITES", allow_writes)
     if factory_writes is not None:
-        monkeypatch.setenv("AFU9_FACTORY_WRITES", factory_writes)
-    assert load_settings(FactorySettings).writes_allowed is expected
+        monkeypatch.setenv("AFU9_FACTORY_ALLOW_WRITES", factory_writes)
+    assert load_settings(FactorySettings).allow_writes is expected
 
 
 @pytest.mark.parametrize(
@@ -154,7 +152,8 @@ def test_the_per_server_write_gate_overrides_allow_writes(
         ("AFU9_AUDIT_QUEUE_SIZE", "0"),
         ("AFU9_AUDIT_QUEUE_SIZE", "lots"),
         ("AFU9_ALLOW_WRITES", "maybe"),
-        ("AFU9_FACTORY_WRITES", "perhaps"),
+        ("AFU9_FACTORY_ALLOW_WRITES", "perhaps"),
+        ("AFU9_FACTORY_AUDIT_QUEUE_SIZE", "lots"),
         ("AFU9_READ_ONLY", "sometimes"),
         ("AFU9_LOG_LEVEL", "loud"),
         ("AFU9_MAX_REQUEST_BYTES", "10"),
@@ -228,3 +227,18 @@ def test_a_refused_database_url_is_not_echoed(
         load_settings(CommonSettings)
 
     assert "hunter2" not in capsys.readouterr().err
+
+
+def test_any_shared_setting_given_for_one_server_beats_the_shared_value(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AFU9_HOST", "10.0.0.1")
+    monkeypatch.setenv("AFU9_FACTORY_HOST", "127.0.0.2")
+    monkeypatch.setenv("AFU9_HTTP_TOKENS", "shared:token-1")
+    monkeypatch.setenv("AFU9_FACTORY_HTTP_TOKENS", "factory:token-2,other:token-3")
+    monkeypatch.setenv("AFU9_LOG_LEVEL", "warning")
+
+    factory = load_settings(FactorySettings)
+    shared = load_settings(CommonSettings)
+
+    assert (factory.host, factory.http_tokens) == ("127.0.0.2", ["factory:token-2", "other:token-3"])
+    assert factory.log_level == "WARNING"  # not overridden: the shared value
+    assert (shared.host, shared.http_tokens) == ("10.0.0.1", ["shared:token-1"])

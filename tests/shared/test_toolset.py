@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from servers.factory.server import build_server
 from servers.factory.settings import FactorySettings
 from servers.factory.tools import TOOLSETS as FACTORY_TOOLSETS
 from shared.errors import ConfigError
+from shared.settings import load_settings
 from shared.toolset import ToolPolicy, Toolset, register_tools, select_tools
 
 FACTORY_READS = ["list_kpis", "get_kpi", "get_kpi_history"]
@@ -305,7 +307,7 @@ async def test_a_closed_write_gate_lists_the_write_tool_but_refuses_it_and_chang
         text = result.content[0].text  # type: ignore[union-attr]
         assert "writes are disabled on the demo server. Nothing was changed." in text
         assert "AFU9_ALLOW_WRITES=1" in text
-        assert "AFU9_DEMO_WRITES=1" in text
+        assert "AFU9_DEMO_ALLOW_WRITES=1" in text
     assert store == ["keep me"]
     assert not read.is_error
     assert read.structured_content == {"result": ["keep me"]}
@@ -332,7 +334,7 @@ async def test_the_factory_refuses_to_record_a_measurement_while_writes_are_off(
     text = refused.content[0].text  # type: ignore[union-attr]
     assert "record_kpi_measurement changes data, and writes are disabled on the factory server" in text
     assert "AFU9_ALLOW_WRITES=1" in text
-    assert "AFU9_FACTORY_WRITES=1" in text
+    assert "AFU9_FACTORY_ALLOW_WRITES=1" in text
     assert not history.is_error
     assert history.structured_content is not None
     assert history.structured_content["measurements"] == []
@@ -340,9 +342,13 @@ async def test_the_factory_refuses_to_record_a_measurement_while_writes_are_off(
 
 
 async def test_the_per_server_write_setting_opens_the_factory_gate(
-    factory_settings: Callable[..., FactorySettings],
+    monkeypatch: pytest.MonkeyPatch, database_url: str, tmp_path: Path
 ) -> None:
-    async with Client(build_server(factory_settings(allow_writes=False, writes=True))) as client:
+    monkeypatch.setenv("AFU9_ALLOW_WRITES", "0")
+    monkeypatch.setenv("AFU9_FACTORY_ALLOW_WRITES", "1")
+    monkeypatch.setenv("AFU9_DATABASE_URL", database_url)
+    monkeypatch.setenv("AFU9_DATA_DIR", str(tmp_path))
+    async with Client(build_server(load_settings(FactorySettings))) as client:
         recorded = await client.call_tool("record_kpi_measurement", {"kpi_id": "mttr", "value": 42.0})
         history = await client.call_tool("get_kpi_history", {"kpi_id": "mttr"})
 
