@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from afu9 import registry
 from shared.errors import ConfigError
 from shared.names import SERVERS
-from shared.runner import add_serve_arguments, build_endpoint, fail
+from shared.runner import add_serve_arguments, fail, http_endpoint, server_settings
 
 __all__ = ["main"]
 
@@ -71,35 +71,34 @@ def _up(host: str | None, stateless: bool) -> None:
     from shared.settings import CommonSettings, load_settings
     from shared.transports import serve_http
 
-    common = load_settings(CommonSettings)
-    configure_logging(common.log_level)
+    configure_logging(load_settings(CommonSettings).log_level)
+    servers = [(entry, server_settings(entry.settings, host)) for entry in registry.all_servers()]
     try:
         endpoints = [
-            build_endpoint(entry.name, entry.settings, entry.build, host=host, stateless=stateless)
-            for entry in registry.all_servers()
+            http_endpoint(entry.name, settings, entry.build, stateless=stateless) for entry, settings in servers
         ]
     except ConfigError as error:
         fail(str(error))
 
     def announce() -> None:
-        database = "PostgreSQL (AFU9_DATABASE_URL)" if common.database_url else f"SQLite {common.data_dir / 'afu9.db'}"
-        lines = [f"AFU-9 is up. Database: {database}. Writes: {'on' if common.allow_writes else 'off'}.", ""]
-        for endpoint in endpoints:
+        lines = ["AFU-9 is up.", ""]
+        config: dict[str, object] = {}
+        for endpoint, (_entry, settings) in zip(endpoints, servers, strict=True):
             base = f"http://{endpoint.host}:{endpoint.port}"
-            lines.append(f"  {endpoint.name:<14} {base}/mcp   (health {base}/health, ready {base}/ready)")
-        config = {
-            "mcpServers": {
-                f"afu9-{endpoint.name}": {"type": "http", "url": f"http://{endpoint.host}:{endpoint.port}/mcp"}
-                | ({"headers": {"Authorization": "Bearer ${AFU9_TOKEN}"}} if common.http_tokens else {})
-                for endpoint in endpoints
-            }
-        }
+            database = "PostgreSQL" if settings.database_url else f"SQLite {settings.data_dir / 'afu9.db'}"
+            writes = "on" if settings.allow_writes else "off"
+            lines.append(f"  {endpoint.name:<14} {base}/mcp   database: {database}, writes: {writes}")
+            lines.append(f"  {'':<14} health {base}/health, ready {base}/ready")
+            config[f"afu9-{endpoint.name}"] = {"type": "http", "url": f"{base}/mcp"} | (
+                {"headers": {"Authorization": "Bearer ${AFU9_TOKEN}"}} if settings.http_tokens else {}
+            )
         lines += [
             "",
             "Client config (paste into Claude Desktop, VS Code or any MCP client):",
-            json.dumps(config, indent=2),
+            json.dumps({"mcpServers": config}, indent=2),
+            "",
+            "Press Ctrl+C to stop.",
         ]
-        lines += ["", "Press Ctrl+C to stop."]
         sys.stdout.write("\n".join(lines) + "\n")
         sys.stdout.flush()
 

@@ -18,7 +18,7 @@ from shared.server import Afu9Server
 from shared.settings import ServerSettings, load_settings
 from shared.transports import HttpEndpoint, http_app, serve_http, serve_stdio
 
-__all__ = ["add_serve_arguments", "build_endpoint", "fail", "run_server"]
+__all__ = ["add_serve_arguments", "fail", "http_endpoint", "run_server", "server_settings"]
 
 S = TypeVar("S", bound=ServerSettings)
 Build = Callable[[S], Afu9Server]
@@ -39,7 +39,8 @@ def fail(message: str) -> NoReturn:
     raise SystemExit(2)
 
 
-def _settings(settings_cls: type[S], host: str | None, port: int | None) -> S:
+def server_settings(settings_cls: type[S], host: str | None = None, port: int | None = None) -> S:
+    """The server's settings from the environment (exit with one line if one is bad), with CLI overrides."""
     settings = load_settings(settings_cls)
     updates: dict[str, Any] = {}
     if host is not None:
@@ -49,20 +50,8 @@ def _settings(settings_cls: type[S], host: str | None, port: int | None) -> S:
     return settings.model_copy(update=updates) if updates else settings
 
 
-def build_endpoint(
-    name: str,
-    settings_cls: type[S],
-    build: Build[S],
-    *,
-    host: str | None = None,
-    port: int | None = None,
-    stateless: bool = False,
-) -> HttpEndpoint:
-    """Settings, server and HTTP app for one server (ConfigError when a setting is wrong)."""
-    return _endpoint(name, _settings(settings_cls, host, port), build, stateless)
-
-
-def _endpoint(name: str, settings: S, build: Build[S], stateless: bool) -> HttpEndpoint:
+def http_endpoint(name: str, settings: S, build: Build[S], *, stateless: bool = False) -> HttpEndpoint:
+    """Server and HTTP app for one server on its settings (ConfigError when they cannot be served)."""
     app = http_app(build(settings), settings, stateless=stateless)
     return HttpEndpoint(name=name, app=app, host=settings.host, port=settings.port)
 
@@ -73,12 +62,12 @@ def run_server(name: str, settings_cls: type[S], build: Build[S], argv: Sequence
     add_serve_arguments(parser)
     args = parser.parse_args(argv)
     try:
-        settings = _settings(settings_cls, args.host, args.port)
+        settings = server_settings(settings_cls, args.host, args.port)
         configure_logging(settings.log_level)
         if args.transport == "stdio":
             serve_stdio(build(settings))
             return
-        endpoint = _endpoint(name, settings, build, args.stateless)
+        endpoint = http_endpoint(name, settings, build, stateless=args.stateless)
     except ConfigError as error:
         fail(str(error))
     asyncio.run(serve_http([endpoint]))
