@@ -32,8 +32,6 @@ SERVERS: tuple[ServerName, ...] = (
     ServerName("factory", 3004, "Factory KPIs, cost attribution and the prompt library"),
 )
 
-ORCHESTRATOR_PORT = 3000
-
 
 def server_name(name: str) -> ServerName:
     """The entry for ``name``, or a ValueError listing the known servers."""
