@@ -1,4 +1,5 @@
-"""``afu9``: serve one server, bring the whole suite up, list tools, upgrade the database, regenerate files."""
+"""``afu9``: serve one server, bring the whole suite up, print client configs, list tools, upgrade the
+database, regenerate files."""
 
 from __future__ import annotations
 
@@ -8,51 +9,59 @@ import json
 import sys
 from collections.abc import Sequence
 
-from afu9 import registry
+from servers import registry
 from shared.errors import ConfigError
-from shared.names import SERVERS
-from shared.runner import add_serve_arguments, fail, http_endpoint, server_settings
+from shared.exits import fail
 
 __all__ = ["main"]
+
+CLIENTS = ("claude-desktop", "vscode", "claude-code")
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="afu9", description="AFU-9 MCP server suite.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    serve = commands.add_parser("serve", help="serve one server over stdio (default) or HTTP")
-    serve.add_argument("server", choices=[s.name for s in SERVERS])
-    add_serve_arguments(serve)
+    serve = commands.add_parser(
+        "serve",
+        help="serve one server over stdio (default) or HTTP",
+        description="Serve one server; every option after the server's name goes to it (see afu9 serve NAME --help).",
+        add_help=False,
+    )
+    serve.add_argument("server", choices=registry.names())
+    serve.add_argument("options", nargs=argparse.REMAINDER, help="--transport stdio|http, --host, --port, --stateless")
 
-    up = commands.add_parser("up", help="serve every server over HTTP on its default port")
+    up = commands.add_parser("up", help="serve every server over HTTP on its port (AFU9_<SERVER>_PORT)")
     up.add_argument("--host", help="interface (default: AFU9_HOST or 127.0.0.1)")
     up.add_argument("--stateless", action="store_true", help="stateless JSON responses")
 
+    config = commands.add_parser("config", help="print the config a client needs to start or reach the servers")
+    config.add_argument("--client", choices=CLIENTS, default="claude-desktop")
+
     tools = commands.add_parser("tools", help="print a server's tool table (Markdown)")
-    tools.add_argument("server", choices=[s.name for s in SERVERS])
+    tools.add_argument("server", choices=registry.names())
 
     db = commands.add_parser("db", help="database commands")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="DB_COMMAND")
-    db_commands.add_parser("upgrade", help="apply every pending migration")
+    db_commands.add_parser(
+        "upgrade", help="apply every pending migration of the kit, every server and the orchestrator"
+    )
 
-    commands.add_parser("generate", help="rewrite mcp.json, the README tool tables and docs/tools.md")
+    commands.add_parser("generate", help="rewrite mcp.json, the README tables and docs/tools.md")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``afu9`` command."""
-    args, rest = _parser().parse_known_args(argv)
+    args = _parser().parse_args(argv)
     if args.command == "serve":
-        entry = registry.load(args.server)
-        forwarded = ["--transport", args.transport, *(["--stateless"] if args.stateless else [])]
-        forwarded += ["--host", args.host] if args.host is not None else []
-        forwarded += ["--port", str(args.port)] if args.port is not None else []
-        entry.main([*forwarded, *rest])
-        return
-    if rest:
-        fail(f"unrecognized arguments: {' '.join(rest)}")
-    if args.command == "up":
+        registry.load(args.server).main(args.options)
+    elif args.command == "up":
         _up(args.host, args.stateless)
+    elif args.command == "config":
+        from afu9.generate import client_config
+
+        sys.stdout.write(client_config(args.client) + "\n")
     elif args.command == "tools":
         from afu9.generate import tool_table
 
@@ -67,36 +76,38 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 def _up(host: str | None, stateless: bool) -> None:
+    from afu9.generate import http_client_configs
     from shared.logs import configure_logging
+    from shared.runner import http_endpoint, server_settings
     from shared.settings import CommonSettings, load_settings
     from shared.transports import serve_http
 
     configure_logging(load_settings(CommonSettings).log_level)
-    servers = [(entry, server_settings(entry.settings, host)) for entry in registry.all_servers()]
+    servers = [(definition, server_settings(definition.settings, host)) for definition in registry.definitions()]
     try:
-        endpoints = [
-            http_endpoint(entry.name, settings, entry.build, stateless=stateless) for entry, settings in servers
-        ]
+        endpoints = [http_endpoint(definition, settings, stateless=stateless) for definition, settings in servers]
     except ConfigError as error:
         fail(str(error))
 
     def announce() -> None:
         lines = ["AFU-9 is up.", ""]
-        config: dict[str, object] = {}
-        for endpoint, (_entry, settings) in zip(endpoints, servers, strict=True):
-            base = f"http://{endpoint.host}:{endpoint.port}"
+        for endpoint, (definition, settings) in zip(endpoints, servers, strict=True):
+            base = endpoint.url.removesuffix("/mcp")
             database = "PostgreSQL" if settings.database_url else f"SQLite {settings.data_dir / 'afu9.db'}"
             writes = "on" if settings.allow_writes else "off"
-            lines.append(f"  {endpoint.name:<14} {base}/mcp   database: {database}, writes: {writes}")
+            lines.append(f"  {definition.name:<14} {endpoint.url}   database: {database}, writes: {writes}")
             lines.append(f"  {'':<14} health {base}/health, ready {base}/ready")
-            config[f"afu9-{endpoint.name}"] = {"type": "http", "url": f"{base}/mcp"} | (
-                {"headers": {"Authorization": "Bearer ${AFU9_TOKEN}"}} if settings.http_tokens else {}
-            )
+        tokens = any(settings.http_tokens for _, settings in servers)
+        vscode, claude_code = http_client_configs({e.name: e.url for e in endpoints}, tokens=tokens)
         lines += [
             "",
-            "Client config (paste into Claude Desktop, VS Code or any MCP client):",
-            json.dumps({"mcpServers": config}, indent=2),
+            "VS Code (.vscode/mcp.json):",
+            json.dumps(vscode, indent=2),
             "",
+            "Claude Code:",
+            *(f"  {command}" for command in claude_code),
+            "",
+            "Claude Desktop starts its own servers over stdio: `uv run afu9 config --client claude-desktop`.",
             "Press Ctrl+C to stop.",
         ]
         sys.stdout.write("\n".join(lines) + "\n")
@@ -108,7 +119,8 @@ def _up(host: str | None, stateless: bool) -> None:
 def _db_upgrade() -> None:
     from sqlalchemy.exc import ArgumentError, InvalidRequestError
 
-    from shared.db import Database
+    from orchestrator.schema import MIGRATIONS as ORCHESTRATOR
+    from shared.db import KIT_MIGRATIONS, Database
     from shared.errors import DependencyUnavailable
     from shared.logs import configure_logging
     from shared.redaction import redact_text
@@ -117,7 +129,8 @@ def _db_upgrade() -> None:
     settings = load_settings(CommonSettings)
     configure_logging("WARNING")
     key = "AFU9_DATABASE_URL" if settings.database_url is not None else "AFU9_DATA_DIR"
-    database = Database(settings.sqlalchemy_url())
+    owners = [KIT_MIGRATIONS, *(d.migrations for d in registry.definitions() if d.migrations), ORCHESTRATOR]
+    database = Database(settings.sqlalchemy_url(), migrations=owners)
 
     async def upgrade() -> None:
         try:
@@ -127,12 +140,12 @@ def _db_upgrade() -> None:
 
     try:
         asyncio.run(upgrade())
+    except ConfigError as error:
+        fail(str(error))
     except DependencyUnavailable:
         fail(f"cannot reach the database ({key}): {database.last_error}; the schema was not upgraded")
-    except (ArgumentError, InvalidRequestError, ImportError) as error:
+    except (OSError, ImportError, ValueError, ArgumentError, InvalidRequestError) as error:
         reason = redact_text(str(error).splitlines()[0] if str(error) else type(error).__name__)
-        fail(
-            f"invalid setting AFU9_DATABASE_URL: {reason} "
-            "(expected sqlite+aiosqlite:///path or postgresql+asyncpg://user@host/db)"
-        )
-    sys.stdout.write(f"database schema is current ({settings.sqlalchemy_url().split(':', 1)[0]})\n")
+        fail(f"cannot use the database ({key}): {reason}; the schema was not upgraded")
+    owned = ", ".join(owner.owner for owner in owners)
+    sys.stdout.write(f"database schema is current ({settings.sqlalchemy_url().split(':', 1)[0]}; {owned})\n")

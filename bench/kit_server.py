@@ -1,31 +1,27 @@
 """The kit side: the benchmark's one tool served through everything an AFU-9 server has.
 
-Built with ``shared.toolset.Toolset`` and ``shared.server.build_mcp_server``, with a real ``shared.db.Database``
-(SQLite under ``AFU9_DATA_DIR``; the audit trail writes every call into it) and served by
-``shared.runner.run_server``, the same entry point as ``afu9 serve <server>``: JSON logging with redaction,
-bearer-token auth when ``AFU9_HTTP_TOKENS`` is set, Host/Origin checks, size limit, ``gc.freeze()`` after
-start.
+A :class:`~shared.server.ServerDefinition` like every server's, with a real ``shared.db.Database`` (SQLite
+under ``AFU9_DATA_DIR``; the audit trail writes every call into it), served by ``shared.runner.run_server``, the
+same entry point as ``afu9 serve <server>``: JSON logging with redaction, MCP logging, bearer-token auth when
+``AFU9_HTTP_TOKENS`` is set, the Host/Origin check, size limits, ``gc.freeze()`` after start.
 
     AFU9_DATA_DIR=/tmp/x python bench/kit_server.py                        # stdio
-    AFU9_DATA_DIR=/tmp/x AFU9_HTTP_TOKENS=bench:secret \
+    AFU9_DATA_DIR=/tmp/x AFU9_HTTP_TOKENS=bench:secret-secret-secret \
         python bench/kit_server.py --transport http --port 8124 [--stateless]
 """
 
 from __future__ import annotations
 
 import os
+from typing import ClassVar
 
-from pydantic_settings import SettingsConfigDict
 from trivial import add_numbers
 
 from shared.audit import AuditMiddleware
 from shared.db import Database
-from shared.runner import run_server
-from shared.server import Afu9Server, DatabaseDeps, build_mcp_server
+from shared.server import Afu9Server, DatabaseDeps, ServerDefinition
 from shared.settings import ServerSettings
 from shared.toolset import Toolset
-
-NAME = "bench"
 
 bench = Toolset("bench", "The benchmark's trivial tool.")
 bench.read(title="Add two numbers")(add_numbers)
@@ -34,25 +30,34 @@ bench.read(title="Add two numbers")(add_numbers)
 class BenchSettings(ServerSettings):
     """The shared settings, with the prefix ``AFU9_BENCH_`` for the server's own."""
 
-    model_config = SettingsConfigDict(env_prefix="AFU9_BENCH_")
+    server: ClassVar[str] = "bench"
 
+
+def _deps(settings: BenchSettings) -> DatabaseDeps:
+    return DatabaseDeps(Database(settings.sqlalchemy_url()))
+
+
+class _Definition(ServerDefinition[BenchSettings, DatabaseDeps]):
+    """The definition, with the profiling ablations of ``AFU9_BENCH_ABLATE`` applied to what it builds."""
+
+    def build(self, settings: BenchSettings, deps: DatabaseDeps | None = None) -> Afu9Server:
+        server = super().build(settings, deps)
+        ablate(server, os.environ.get("AFU9_BENCH_ABLATE", ""))
+        return server
+
+
+SERVER = _Definition(
+    settings=BenchSettings,
+    summary="Benchmark server",
+    intro="Benchmark server: one trivial tool.",
+    toolsets=(bench,),
+    deps=_deps,
+)
 
 ABLATIONS = ("audit", "audit-writer", "unserved")
 
 
-def build(settings: BenchSettings) -> Afu9Server:
-    server = build_mcp_server(
-        name=NAME,
-        instructions="Benchmark server: one trivial tool.",
-        settings=settings,
-        toolsets=[bench],
-        deps=DatabaseDeps(Database(settings.sqlalchemy_url())),
-    )
-    _ablate(server, os.environ.get("AFU9_BENCH_ABLATE", ""))
-    return server
-
-
-def _ablate(server: Afu9Server, names: str) -> None:
+def ablate(server: Afu9Server, names: str) -> None:
     """Profiling aid (``overhead.py --ablate``): take one part of the kit out to see what it costs.
 
     ``audit`` drops the audit middleware, ``audit-writer`` keeps it but never writes (records are dropped when
@@ -71,7 +76,7 @@ def _ablate(server: Afu9Server, names: str) -> None:
 
 
 def main() -> None:
-    run_server(NAME, BenchSettings, build)
+    SERVER.main()
 
 
 if __name__ == "__main__":

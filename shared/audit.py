@@ -1,24 +1,33 @@
 """The audit trail: every ``tools/call`` on every server becomes a row in ``mcp_tool_calls``.
 
-The call path only appends a small record to an in-memory queue (:class:`AuditMiddleware`); a background
-writer redacts the arguments and inserts rows in batches: it lets records gather for ``_LINGER`` seconds
-before each batch, so one transaction carries many calls (a transaction per call would cost more CPU than
-the call itself). While the database is away the records wait in the queue and are written when it returns.
-The queue is bounded (``AFU9_AUDIT_QUEUE_SIZE``): when it is full the oldest record is dropped, counted in
-:attr:`AuditLog.dropped` and logged, so memory stays bounded and the newest activity survives. A clean
-shutdown flushes what is queued.
+The call path only appends a small, bounded record to an in-memory queue (:class:`AuditMiddleware`): strings
+are cut to a storable length and cleaned of what a database refuses (NUL, unpaired surrogates), arguments are
+capped in size with a marker saying so. A background writer redacts every stored column in a worker thread
+(off the event loop) and inserts rows in batches: it lets records gather for ``_LINGER`` seconds first, so
+one transaction carries many calls.
+
+- While the database is away the records wait in the queue and are written when it returns.
+- A batch the database refuses for another reason is split until the record it refuses is found; that
+  record is set aside (counted in :attr:`AuditLog.rejected` and logged), the others are written.
+- The queue is bounded (``AFU9_AUDIT_QUEUE_SIZE``): when full, the oldest record is dropped, counted in
+  :attr:`AuditLog.dropped` and logged.
+- A clean shutdown flushes what is queued, within a grace period.
+
+The outcome of a call is taken from the type of what happened (:data:`current_call`): the kit's tool runner
+and middleware set it; a cancelled call is ``cancelled``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import itertools
 import logging
-import re
+import math
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
@@ -27,28 +36,46 @@ from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.shared.exceptions import MCPError
 
-from shared.redaction import redact_value
+from shared.deps import Dependency, Health
+from shared.errors import DependencyUnavailable, InvalidRequest
+from shared.redaction import REDACTED, redact_text, redact_value
 
 if TYPE_CHECKING:
     from shared.db import Database
 
-__all__ = ["AuditLog", "AuditMiddleware", "AuditRecord"]
+__all__ = ["AuditLog", "AuditMiddleware", "AuditPart", "AuditRecord", "CallOutcome", "current_call"]
 
 log = logging.getLogger(__name__)
 
 _BATCH = 500
 _LINGER = 0.1  # seconds records gather before a batch is written (at most ~10 transactions a second)
+_NAME_CHARS = 255  # tool name, request id, caller: the columns' length
 _ERROR_CHARS = 2000
+_STRING_CHARS = 2000  # any one string inside the arguments
+_ARGUMENT_CHARS = 16_000  # all strings of the arguments together
+_ITEMS = 100  # entries kept per list or object
+_DEPTH = 10
+_STALLED_AFTER = 30.0  # seconds with records waiting and none written before /ready calls the trail down
+
+
+@dataclass
+class CallOutcome:
+    """What happened to the call being handled; set by whoever knows (the tool runner, the middleware)."""
+
+    outcome: str | None = None
+
+
+current_call: contextvars.ContextVar[CallOutcome | None] = contextvars.ContextVar("afu9_current_call", default=None)
 
 
 @dataclass(slots=True)
 class AuditRecord:
-    """One tools/call as observed on the wire (arguments are redacted only when written)."""
+    """One tools/call as observed on the wire, already bounded and storable (redacted only when written)."""
 
     seq: int
     server: str
     tool: str
-    arguments: Mapping[str, Any] | None
+    arguments: object
     outcome: str
     error: str | None
     started: float
@@ -66,7 +93,10 @@ class AuditLog:
         self.database = database
         self.capacity = capacity
         self.dropped = 0
+        self.rejected = 0
         self.written = 0
+        self.last_written = time.monotonic()
+        self.last_error: str | None = None
         self._queue: deque[AuditRecord] = deque()
         self._seq = itertools.count(1)
         self._wake = asyncio.Event()
@@ -78,20 +108,55 @@ class AuditLog:
     def pending(self) -> int:
         return len(self._queue)
 
-    def record(self, **fields: Any) -> None:
-        """Queue one record without blocking; drops (and counts) the oldest when full."""
+    def record(
+        self,
+        *,
+        tool: object,
+        arguments: object,
+        outcome: str,
+        error: str | None,
+        started: float,
+        duration_ms: int,
+        caller: str,
+        transport: str,
+        request_id: object,
+    ) -> None:
+        """Queue one record without blocking (bounded work); drops (and counts) the oldest when full."""
         if len(self._queue) >= self.capacity:
             oldest = self._queue.popleft()
             if oldest.seq > self._writing_up_to:  # a record of the batch being written is not lost
                 self.dropped += 1
                 if self.dropped == 1 or self.dropped % 1000 == 0:
                     log.warning("audit queue full; oldest records dropped", extra={"dropped": self.dropped})
-        self._queue.append(AuditRecord(seq=next(self._seq), server=self.server, **fields))
+        self._queue.append(
+            AuditRecord(
+                seq=next(self._seq),
+                server=self.server,
+                tool=_name(tool) or "?",
+                arguments=_bounded(arguments, [_ARGUMENT_CHARS]) if arguments is not None else None,
+                outcome=outcome,
+                error=None if error is None else _clean(error[:_ERROR_CHARS]),
+                started=started,
+                duration_ms=duration_ms,
+                caller=_name(caller) or "?",
+                transport=transport,
+                request_id=_name(request_id),
+            )
+        )
         self._wake.set()
 
     def start(self) -> None:
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run(), name=f"afu9-audit-{self.server}")
+
+    def health(self) -> Health:
+        """Down while records wait and none has been written for a while (the trail is not draining)."""
+        waited = time.monotonic() - self.last_written
+        if self._queue and waited > _STALLED_AFTER:
+            return Health.down(
+                f"{self.pending} records waiting, none written for {waited:.0f}s ({self.last_error or 'no error'})"
+            )
+        return Health.up(f"{self.pending} pending, {self.written} written, {self.dropped + self.rejected} lost")
 
     async def _run(self) -> None:
         delay = 0.5
@@ -106,10 +171,10 @@ class AuditLog:
                     delay = 0.5
                 except asyncio.CancelledError:
                     raise
-                except Exception as error:  # noqa: BLE001 - the writer never dies; records wait for the database
+                except Exception:  # noqa: BLE001 - the writer never dies; records wait for the database
                     log.warning(
                         "audit records kept in memory until the database returns",
-                        extra={"pending": self.pending, "error": str(error)[:200]},
+                        extra={"pending": self.pending, "error": self.last_error},
                     )
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, 15.0)
@@ -119,14 +184,11 @@ class AuditLog:
             batch = list(itertools.islice(self._queue, _BATCH))
             if not batch:
                 return
-            from shared.schema import mcp_tool_calls
-
-            rows = [_row(record) for record in batch]
             last = batch[-1].seq
             self._writing_up_to = last
             try:
-                async with self.database.connect() as connection:
-                    await connection.execute(mcp_tool_calls.insert(), rows)
+                rows = await asyncio.to_thread(_rows, batch)  # redaction is CPU work: off the event loop
+                await self._insert(batch, rows)
             except BaseException:
                 # Records of this batch pushed out of a full queue meanwhile are lost after all: count them.
                 self.dropped += sum(1 for record in batch if not self._queue or record.seq < self._queue[0].seq)
@@ -135,7 +197,33 @@ class AuditLog:
                 self._writing_up_to = 0
             while self._queue and self._queue[0].seq <= last:
                 self._queue.popleft()
-            self.written += len(batch)
+            self.last_written = time.monotonic()
+            self.last_error = None
+
+    async def _insert(self, batch: Sequence[AuditRecord], rows: list[dict[str, Any]]) -> None:
+        """Insert ``rows``; a refusal that is not the connection is narrowed down to the record refused."""
+        from shared.db import describe_error
+        from shared.schema import mcp_tool_calls
+
+        try:
+            async with self.database.connect() as connection:
+                await connection.execute(mcp_tool_calls.insert(), rows)
+        except Exception as error:
+            self.last_error = describe_error(error)
+            if not _refuses_rows(error) or not rows:
+                raise  # the database is away, busy or not migrated: the records wait for it
+            if len(rows) == 1:
+                self.rejected += 1
+                log.error(
+                    "audit record set aside: the database refuses it",
+                    extra={"tool": batch[0].tool, "reason": self.last_error, "rejected": self.rejected},
+                )
+                return
+            middle = len(rows) // 2
+            await self._insert(batch[:middle], rows[:middle])
+            await self._insert(batch[middle:], rows[middle:])
+            return
+        self.written += len(rows)
 
     async def flush(self, timeout: float = 5.0) -> bool:
         """Write everything queued now; False when the database did not take it within ``timeout``."""
@@ -149,7 +237,7 @@ class AuditLog:
         return not self._queue
 
     async def aclose(self, timeout: float = 5.0) -> None:
-        """Stop the writer and flush the queue (records left after ``timeout`` are logged as lost)."""
+        """Stop the writer and flush the queue (records left after ``timeout`` are logged as lost, with why)."""
         if self._task is not None:
             # Let a batch in flight finish first: cancelling its insert midway could write it twice.
             with contextlib.suppress(TimeoutError):
@@ -160,7 +248,29 @@ class AuditLog:
                 await self._task
             self._task = None
         if not await self.flush(timeout):
-            log.error("audit records lost at shutdown: database unavailable", extra={"lost": self.pending})
+            log.error(
+                "audit records lost at shutdown: the database did not take them in time",
+                extra={"lost": self.pending, "reason": self.last_error or f"no answer within {timeout:.0f}s"},
+            )
+
+
+class AuditPart(Dependency):
+    """The audit log as one of the server's parts: started with it, flushed when it stops."""
+
+    name = "audit"
+
+    def __init__(self, audit: AuditLog, grace: float = 5.0) -> None:
+        self.audit = audit
+        self.grace = grace
+
+    async def start(self) -> None:
+        self.audit.start()
+
+    async def close(self) -> None:
+        await self.audit.aclose(self.grace)
+
+    async def check(self) -> Health:
+        return self.audit.health()
 
 
 class AuditMiddleware:
@@ -174,49 +284,48 @@ class AuditMiddleware:
             return await call_next(ctx)
         started = time.time()
         clock = time.perf_counter()
-        outcome, error = "ok", None
+        call = CallOutcome()
+        token = current_call.set(call)
+        error: str | None = None
         try:
             result = await call_next(ctx)
+        except asyncio.CancelledError:
+            call.outcome, error = "cancelled", "the client cancelled the call"
+            raise
         except MCPError as exc:
-            outcome, error = "protocol_error", f"{exc.error.code}: {exc.error.message}"
+            call.outcome, error = "protocol_error", f"{exc.error.code}: {exc.error.message}"
             raise
         except Exception as exc:
-            outcome, error = "invalid_request", type(exc).__name__
+            call.outcome, error = "invalid_request", type(exc).__name__
             raise
         else:
             if _is_error(result):
                 error = _error_text(result)
-                outcome = _error_outcome(error)
+                call.outcome = call.outcome or "tool_error"
             return result
         finally:
+            current_call.reset(token)
             params = ctx.params or {}
-            name = params.get("name")
-            arguments = params.get("arguments")
             self.audit.record(
-                tool=name if isinstance(name, str) else "?",
-                arguments=arguments if isinstance(arguments, Mapping) else None,
-                outcome=outcome,
+                tool=params.get("name"),
+                arguments=params.get("arguments"),
+                outcome=call.outcome or "ok",
                 error=error,
                 started=started,
                 duration_ms=round((time.perf_counter() - clock) * 1000),
                 caller=_caller(ctx),
                 transport="http" if ctx.request is not None else "stdio",
-                request_id=None if ctx.request_id is None else str(ctx.request_id),
+                request_id=ctx.request_id,
             )
 
 
-# The SDK's text for arguments that fail validation, and the kit's for tools this server does not serve.
-_INVALID_ARGUMENTS = re.compile(r"^Error executing tool \S+: \d+ validation errors? for \S+Arguments\b")
-_UNSERVED = re.compile(r"^(Unknown tool: |\S+ is not served here: )")
+def _refuses_rows(error: Exception) -> bool:
+    """Whether the database refused what was inserted (a value, a constraint), not the connection or schema."""
+    if isinstance(error, InvalidRequest):  # shared.db's translation of DataError and IntegrityError
+        return True
+    from sqlalchemy.exc import StatementError
 
-
-def _error_outcome(text: str) -> str:
-    """``invalid_arguments``, ``unknown_tool`` or ``tool_error`` (any other error the tool reported)."""
-    if _INVALID_ARGUMENTS.match(text):
-        return "invalid_arguments"
-    if _UNSERVED.match(text):
-        return "unknown_tool"
-    return "tool_error"
+    return isinstance(error, StatementError) and not isinstance(error, DependencyUnavailable)
 
 
 def _is_error(result: object) -> bool:
@@ -238,7 +347,7 @@ def _error_text(result: object) -> str:
         else:
             text = cast("object", getattr(block, "text", None))
         if isinstance(text, str) and text:
-            texts.append(text)
+            texts.append(text[:_ERROR_CHARS])
     return " ".join(texts)[:_ERROR_CHARS]
 
 
@@ -249,18 +358,87 @@ def _caller(ctx: ServerRequestContext[Any, Any]) -> str:
     return "anonymous" if ctx.request is not None else "local"
 
 
+# -- making records storable (bounded work per record) --------------------------------------------------------
+
+
+def _clean(text: str) -> str:
+    """``text`` without what no database stores: NUL characters and unpaired surrogates."""
+    if "\x00" in text:
+        text = text.replace("\x00", "\ufffd")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "replace").decode("utf-8")
+    return text
+
+
+def _name(value: object) -> str | None:
+    """A short identifier (tool name, request id, caller) as a storable string of at most 255 characters."""
+    if value is None:
+        return None
+    text = value if isinstance(value, str) else str(value)
+    return _clean(text[:_NAME_CHARS])
+
+
+def _bounded(value: object, budget: list[int], depth: int = 0) -> object:
+    """A copy of a JSON-like value cut to bounded size: long strings shortened with a marker, long lists and
+    objects cut with a marker, deep nesting replaced; ``budget`` holds the characters left for strings."""
+    if isinstance(value, str):
+        limit = max(0, min(_STRING_CHARS, budget[0]))
+        budget[0] -= min(len(value), limit)
+        if len(value) > limit:
+            return _clean(value[:limit]) + f"…[truncated {len(value) - limit} chars]"
+        return _clean(value)
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return value if abs(value) < 2**63 else str(value)[:40]  # stored JSON keeps 64-bit integers
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)  # NaN and infinities are not JSON
+    if depth >= _DEPTH:
+        return "…[nested too deep]"
+    if isinstance(value, Mapping):
+        mapping = cast("Mapping[object, object]", value)
+        kept: dict[str, object] = {}
+        for index, (key, item) in enumerate(mapping.items()):
+            if index >= _ITEMS:
+                kept["…"] = f"[{len(mapping) - _ITEMS} more entries]"
+                break
+            kept[_clean(str(key)[:_NAME_CHARS])] = _bounded(item, budget, depth + 1)
+        return kept
+    if isinstance(value, Sequence) and not isinstance(value, bytes | bytearray):
+        items = cast("Sequence[object]", value)
+        kept_items = [_bounded(item, budget, depth + 1) for item in items[:_ITEMS]]
+        if len(items) > _ITEMS:
+            kept_items.append(f"…[{len(items) - _ITEMS} more items]")
+        return kept_items
+    return _clean(str(value)[:_NAME_CHARS])
+
+
+def _rows(batch: Sequence[AuditRecord]) -> list[dict[str, Any]]:
+    return [_row(record) for record in batch]
+
+
 def _row(record: AuditRecord) -> dict[str, Any]:
+    """A record as stored: every column that can carry a secret goes through the redaction filter."""
     started = datetime.fromtimestamp(record.started, UTC)
     return {
         "server_name": record.server,
-        "tool_name": record.tool,
-        "params": redact_value(dict(record.arguments)) if record.arguments is not None else None,
+        "tool_name": _redacted_name(record.tool) or "?",
+        "params": redact_value(record.arguments) if record.arguments is not None else None,
         "outcome": record.outcome,
-        "error": None if record.error is None else str(redact_value(record.error)),
+        "error": None if record.error is None else redact_text(record.error),
         "duration_ms": record.duration_ms,
         "started_at": started,
         "completed_at": started + timedelta(milliseconds=record.duration_ms),
-        "caller": record.caller,
+        "caller": _redacted_name(record.caller),
         "transport": record.transport,
-        "request_id": record.request_id,
+        "request_id": _redacted_name(record.request_id),
     }
+
+
+def _redacted_name(value: str | None) -> str | None:
+    if value is None:
+        return None
+    redacted = redact_text(value)
+    return redacted if len(redacted) <= _NAME_CHARS else REDACTED

@@ -7,10 +7,8 @@ import hmac
 from collections.abc import Sequence
 
 from mcp.server.auth.provider import AccessToken, TokenVerifier
-from mcp.server.auth.settings import AuthSettings
-from pydantic import AnyHttpUrl
 
-__all__ = ["StaticTokenVerifier", "auth_settings"]
+__all__ = ["StaticTokenVerifier"]
 
 
 class StaticTokenVerifier(TokenVerifier):
@@ -35,9 +33,3 @@ class StaticTokenVerifier(TokenVerifier):
             if hmac.compare_digest(known, digest):
                 return AccessToken(token=token, client_id=client, scopes=[])
         return None
-
-
-def auth_settings() -> AuthSettings:
-    """Resource-server-only auth: tokens are checked by the verifier, no OAuth metadata is advertised."""
-    # issuer_url is required by the SDK's model but only advertised with a resource_server_url, which is unset.
-    return AuthSettings(issuer_url=AnyHttpUrl("http://127.0.0.1/"), resource_server_url=None)

@@ -1,32 +1,43 @@
-"""Errors: the hierarchy, and the one place where outside failures become messages a model can act on.
+"""The error hierarchy of AFU-9. Translation of outside failures into these lives at each client boundary
+(``shared/db.py`` for the database, ``shared/http_client.py`` for HTTP APIs, ``shared/aws.py`` for AWS).
 
     Afu9Error
-     ├── ConfigError            a setting is wrong; the process stops at start with one line
-     ├── InvalidRequest         the caller can fix it (a tool error whose text says how)
-     │    ├── NotFound          the thing asked for does not exist
-     │    └── Conflict          the request clashes with what is stored
-     └── DependencyUnavailable  a dependency (database, upstream API) cannot be reached right now
+     ├── ConfigError              a setting is wrong; the process stops at start with one line
+     └── CallError (ToolError)    a tool call failed in a way its text explains; ``outcome`` names it in the audit
+          ├── InvalidRequest          the caller can fix it
+          │    ├── InvalidArguments      the arguments break the tool's input schema (or cannot be stored)
+          │    ├── NotFound              the thing asked for does not exist
+          │    └── Conflict              the request clashes with stored state (an idempotency key reused...)
+          ├── WritesDisabled          the write gate is closed; names the setting that opens it
+          ├── NotConfigured           a dependency has no settings; names the settings to set
+          ├── DependencyUnavailable   a dependency cannot be reached now; nothing changed, retry later
+          │    └── RateLimited          an upstream rate limit; says when to retry
+          └── UpstreamError           an upstream API refused the request (a 4xx it explains)
 
-Inside a tool, a failure the model can fix is a ``ToolError`` (re-exported here) whose text says what to do
-next; outside failures are translated here, at the client boundary, never with try/except in tool bodies.
+A tool raises these (logic modules too: they import no MCP). The SDK turns any ``ToolError`` into an
+``isError`` result carrying the text; the audit trail records ``outcome`` from the exception's type.
 """
 
 from __future__ import annotations
 
-from mcp.server.mcpserver.exceptions import ToolError
+from typing import ClassVar
 
-from shared.redaction import redact_text
+from mcp.server.mcpserver.exceptions import ToolError
 
 __all__ = [
     "Afu9Error",
+    "CallError",
     "ConfigError",
     "Conflict",
     "DependencyUnavailable",
+    "InvalidArguments",
     "InvalidRequest",
+    "NotConfigured",
     "NotFound",
+    "RateLimited",
     "ToolError",
-    "database_unavailable",
-    "is_connection_error",
+    "UpstreamError",
+    "WritesDisabled",
 ]
 
 
@@ -42,8 +53,20 @@ class ConfigError(Afu9Error):
         self.key = key
 
 
-class InvalidRequest(Afu9Error, ToolError):
-    """A request the caller can fix; the message says how. Logic modules raise it without importing MCP."""
+class CallError(Afu9Error, ToolError):
+    """A tool call failed; the message says why and what to do next. ``outcome`` is its audit outcome."""
+
+    outcome: ClassVar[str] = "tool_error"
+
+
+class InvalidRequest(CallError):
+    """A request the caller can fix; the message says how."""
+
+
+class InvalidArguments(InvalidRequest):
+    """The arguments do not fit the tool's input schema, or hold text that cannot be stored."""
+
+    outcome = "invalid_arguments"
 
 
 class NotFound(InvalidRequest):
@@ -54,41 +77,47 @@ class Conflict(InvalidRequest):
     """The request clashes with stored state (for example an idempotency key reused for other data)."""
 
 
-class DependencyUnavailable(Afu9Error, ToolError):
+class WritesDisabled(CallError):
+    """A write tool was called while the write gate is closed; nothing was changed."""
+
+    outcome = "write_refused"
+
+
+class NotConfigured(CallError):
+    """A dependency the tool needs has no settings; the message names the settings to set."""
+
+    outcome = "not_configured"
+
+    def __init__(self, dependency: str, settings: str, what: str = "") -> None:
+        super().__init__(
+            f"{what or f'This needs {dependency}'}, which is not configured on this server: set {settings} "
+            "(an operator setting). The tools that do not need it keep working."
+        )
+        self.dependency = dependency
+        self.settings = settings
+
+
+class DependencyUnavailable(CallError):
     """A dependency cannot be reached right now; nothing was changed and the call may be retried."""
 
-
-def is_connection_error(error: BaseException) -> bool:
-    """Whether ``error`` means the database connection is gone or cannot be made (rather than a bad query)."""
-    if isinstance(error, OSError | TimeoutError | ConnectionError):
-        return True
-    # PostgreSQL refusing the session: connection exception, bad credentials, too many connections, shutting
-    # down or starting up, no such database.
-    sqlstate = getattr(getattr(error, "orig", None), "sqlstate", None) or getattr(error, "sqlstate", None)
-    if isinstance(sqlstate, str) and (sqlstate.startswith(("08", "28", "53", "57P")) or sqlstate == "3D000"):
-        return True
-    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError  # loaded only once a database is used
-
-    if isinstance(error, DBAPIError) and error.connection_invalidated:
-        return True
-    if isinstance(error, InterfaceError):
-        return True
-    if isinstance(error, OperationalError):
-        text = str(error.orig).lower()
-        return any(
-            marker in text
-            for marker in ("connect", "closed", "terminat", "shutdown", "unable to open", "timeout", "refused")
-        )
-    name = type(error).__module__
-    return name.startswith("asyncpg") and "Connection" in type(error).__name__
+    outcome = "unavailable"
 
 
-def database_unavailable(error: BaseException | str) -> DependencyUnavailable:
-    """The tool error for a database that is away: says nothing was changed and what to do next."""
-    reason = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
-    reason = redact_text(reason.splitlines()[0] if reason else "unknown")[:200]
-    return DependencyUnavailable(
-        "The AFU-9 database is unavailable right now, so this call changed nothing "
-        f"({reason}). Retry in a few seconds; the server reconnects by itself and its /ready endpoint "
-        "shows the database state."
-    )
+class RateLimited(DependencyUnavailable):
+    """An upstream API's rate limit is exhausted; ``retry_after`` is in seconds when known."""
+
+    outcome = "rate_limited"
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class UpstreamError(CallError):
+    """An upstream API refused the request; ``status`` is its HTTP status when there is one."""
+
+    outcome = "upstream_error"
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status

@@ -1,7 +1,7 @@
 """Running one server process: parse the serve options, load settings once, configure logging, serve.
 
-Every server's ``main()`` is ``run_server(...)``; the ``afu9`` CLI calls the same function, so
-``python -m servers.factory`` and ``afu9 serve factory`` behave identically.
+``python -m servers.<name>`` and ``afu9 serve <name>`` both end here (:func:`run_server`), with the same
+options: ``--transport stdio|http``, ``--host``, ``--port``, ``--stateless``.
 """
 
 from __future__ import annotations
@@ -9,19 +9,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Callable, Sequence
-from typing import Any, NoReturn, TypeVar
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from shared.errors import ConfigError
+from shared.exits import fail
 from shared.logs import configure_logging
-from shared.server import Afu9Server
 from shared.settings import ServerSettings, load_settings
 from shared.transports import HttpEndpoint, http_app, serve_http, serve_stdio
 
-__all__ = ["add_serve_arguments", "fail", "http_endpoint", "run_server", "server_settings"]
+if TYPE_CHECKING:
+    from shared.server import ServerDefinition
+
+__all__ = ["add_serve_arguments", "http_endpoint", "run_server", "server_settings"]
 
 S = TypeVar("S", bound=ServerSettings)
-Build = Callable[[S], Afu9Server]
 
 
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,12 +33,6 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--stateless", action="store_true", help="HTTP: stateless JSON responses, for a fleet behind a load balancer"
     )
-
-
-def fail(message: str) -> NoReturn:
-    """Stop the process with one line on stderr (no traceback)."""
-    sys.stderr.write(f"afu9: {message}\n")
-    raise SystemExit(2)
 
 
 def server_settings(settings_cls: type[S], host: str | None = None, port: int | None = None) -> S:
@@ -50,24 +46,39 @@ def server_settings(settings_cls: type[S], host: str | None = None, port: int | 
     return settings.model_copy(update=updates) if updates else settings
 
 
-def http_endpoint(name: str, settings: S, build: Build[S], *, stateless: bool = False) -> HttpEndpoint:
+def http_endpoint(definition: ServerDefinition[Any, Any], settings: ServerSettings, *, stateless: bool) -> HttpEndpoint:
     """Server and HTTP app for one server on its settings (ConfigError when they cannot be served)."""
-    app = http_app(build(settings), settings, stateless=stateless)
-    return HttpEndpoint(name=name, app=app, host=settings.host, port=settings.port)
+    app = http_app(definition.build(settings), settings, stateless=stateless)
+    return HttpEndpoint(
+        name=definition.name,
+        app=app,
+        host=settings.host,
+        port=settings.port,
+        port_setting=f"{definition.env_prefix}PORT",
+    )
 
 
-def run_server(name: str, settings_cls: type[S], build: Build[S], argv: Sequence[str] | None = None) -> None:
-    """Serve one server as ``argv`` says (``--transport stdio|http``, ``--host``, ``--port``, ``--stateless``)."""
-    parser = argparse.ArgumentParser(prog=f"afu9 serve {name}", description=f"Serve the AFU-9 {name} MCP server.")
+def run_server(definition: ServerDefinition[Any, Any], argv: Sequence[str] | None = None) -> None:
+    """Serve one server as ``argv`` says."""
+    parser = argparse.ArgumentParser(
+        prog=f"afu9 serve {definition.name}", description=f"Serve the AFU-9 {definition.name} MCP server."
+    )
     add_serve_arguments(parser)
     args = parser.parse_args(argv)
+    if not 0 <= (args.port or 0) <= 65535:
+        parser.error("--port must be from 0 to 65535")
+    settings = server_settings(definition.settings, args.host, args.port)
+    configure_logging(settings.log_level)
     try:
-        settings = server_settings(settings_cls, args.host, args.port)
-        configure_logging(settings.log_level)
         if args.transport == "stdio":
-            serve_stdio(build(settings))
+            serve_stdio(definition.build(settings))
             return
-        endpoint = http_endpoint(name, settings, build, stateless=args.stateless)
+        endpoint = http_endpoint(definition, settings, stateless=args.stateless)
     except ConfigError as error:
         fail(str(error))
-    asyncio.run(serve_http([endpoint]))
+
+    def announce() -> None:
+        sys.stdout.write(f"afu9 {definition.name}: serving MCP at {endpoint.url}\n")
+        sys.stdout.flush()
+
+    asyncio.run(serve_http([endpoint], on_started=announce))

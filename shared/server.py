@@ -1,32 +1,58 @@
-"""The server kit: builds every AFU-9 MCP server the same way.
+"""The server kit: one typed definition per server, and the one way every server is built from it.
 
-``build_mcp_server`` wires what every server shares: the registered toolsets (through ``shared.toolset``),
-the lifespan that runs the server's dependencies, the audit middleware, bearer-token auth for HTTP, and the
-``/health`` and ``/ready`` routes. A server's own ``server.py`` only names its toolsets and dependencies.
+A server's ``server.py`` exports a :class:`ServerDefinition` (its settings class, which names the server and its
+port; its toolsets with their tools, prompts and resources; how to build its dependencies; its HTTP routes;
+its migrations). The CLI, the registry, ``mcp.json``, the docs, the tests and the infrastructure read it.
+:meth:`ServerDefinition.build` wires what every server shares: the selected tools, prompts and resources with
+the dependencies bound, instructions built from the toolsets actually served, the lifespan that starts and
+closes the dependencies as parts, the audit trail, MCP logging, and a helpful answer for unknown tools.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+import functools
+import importlib.metadata
+from collections.abc import AsyncGenerator, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, Protocol, TypeVar
 
+import anyio
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver import MCPServer
 from mcp.types import CallToolResult, TextContent
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
 
-from shared.audit import AuditLog, AuditMiddleware
-from shared.auth import StaticTokenVerifier, auth_settings
-from shared.db import Database, DependencyStatus
+from shared.audit import AuditLog, AuditMiddleware, AuditPart, current_call
+from shared.client_logs import enable_client_logging
+from shared.db import Database, Migrations
+from shared.deps import Dependency, Parts
+from shared.routes import RouteSpec
 from shared.settings import ServerSettings
-from shared.toolset import ToolPolicy, Toolset, register_tools, unserved_reason
+from shared.toolset import (
+    Selection,
+    ToolPolicy,
+    Toolset,
+    build_tools,
+    register_prompts_and_resources,
+    select,
+    unserved_reason,
+)
 
-__all__ = ["Afu9Server", "DatabaseDeps", "ServerDeps", "build_mcp_server"]
+__all__ = ["Afu9Server", "DatabaseDeps", "ServerDefinition", "ServerDeps", "version"]
 
-VERSION = "0.1.0"
+S = TypeVar("S", bound=ServerSettings)
+D = TypeVar("D", bound="ServerDeps")
+
+_SHUTDOWN_GRACE = 10.0  # seconds the parts get to close (the audit flush included)
+
+
+@functools.cache
+def version() -> str:
+    """The installed version of the ``afu9`` distribution."""
+    try:
+        return importlib.metadata.version("afu9")
+    except importlib.metadata.PackageNotFoundError:  # pragma: no cover - running from a bare source tree
+        return "0+unknown"
 
 
 class ServerDeps(Protocol):
@@ -34,12 +60,8 @@ class ServerDeps(Protocol):
 
     database: Database
 
-    def running(self) -> contextlib.AbstractAsyncContextManager[Any]:
-        """Open the clients for the server's lifetime; yields nothing of interest."""
-        ...
-
-    async def readiness(self) -> dict[str, DependencyStatus]:
-        """Per-dependency readiness for ``/ready``."""
+    def parts(self) -> Sequence[Dependency]:
+        """Every part, in start order (the database first); the kit adds the audit log after them."""
         ...
 
 
@@ -47,101 +69,121 @@ class ServerDeps(Protocol):
 class DatabaseDeps:
     """The dependency every server has, its database (the audit trail writes into it).
 
-    A server's ``deps.py`` extends it with its own clients; a server with nothing else uses it as it is.
+    A server's ``deps.py`` extends it with its own parts; a server with nothing else uses it as it is.
     """
 
     database: Database
 
-    @contextlib.asynccontextmanager
-    async def running(self) -> AsyncGenerator[None]:
-        """Nothing to open (the database connects on demand); close the pool at the end."""
-        try:
-            yield
-        finally:
-            await self.database.aclose()
-
-    async def readiness(self) -> dict[str, DependencyStatus]:
-        return {"database": await self.database.check()}
+    def parts(self) -> Sequence[Dependency]:
+        return (self.database,)
 
 
 class Afu9Server(MCPServer[Any]):
-    """An MCPServer with the kit's parts in reach: its dependencies and its audit log."""
+    """An MCPServer with the kit's parts in reach: its definition, settings, dependencies and audit log."""
 
-    def __init__(self, name: str, *, deps: ServerDeps, audit: AuditLog, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        name: str,
+        *,
+        definition: ServerDefinition[Any, Any],
+        settings: ServerSettings,
+        deps: ServerDeps,
+        audit: AuditLog,
+        parts: Parts,
+        selection: Selection,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(name, **kwargs)
+        self.definition = definition
+        self.server_settings = settings
         self.deps = deps
         self.audit = audit
+        self.parts = parts
+        self.selection = selection
 
 
-def build_mcp_server(
-    *,
-    name: str,
-    instructions: str,
-    settings: ServerSettings,
-    toolsets: Sequence[Toolset],
-    deps: ServerDeps,
-) -> Afu9Server:
-    """An MCPServer named ``afu9-<name>`` serving ``toolsets`` under ``settings``' policy, with ``deps``."""
-    audit = AuditLog(name, deps.database, capacity=settings.audit_queue_size)
+@dataclass(frozen=True, kw_only=True)
+class ServerDefinition(Generic[S, D]):
+    """Everything that makes one server, declared once (see the module docstring)."""
 
-    @contextlib.asynccontextmanager
-    async def lifespan(_server: MCPServer[Any]) -> AsyncGenerator[ServerDeps]:
-        async with deps.running():
-            audit.start()
+    settings: type[S]
+    summary: str
+    intro: str
+    toolsets: tuple[Toolset, ...]
+    deps: Callable[[S], D]
+    migrations: Migrations | None = None
+    routes: tuple[RouteSpec, ...] = field(default=())
+
+    @property
+    def name(self) -> str:
+        return self.settings.server
+
+    @property
+    def port(self) -> int:
+        return int(self.settings.model_fields["port"].default)
+
+    @property
+    def env_prefix(self) -> str:
+        return f"AFU9_{self.name.upper()}_"
+
+    def build(self, settings: S, deps: D | None = None) -> Afu9Server:
+        """The MCP server for ``settings``; ``deps`` replaces the outside world (tests inject fakes here)."""
+        deps = deps if deps is not None else self.deps(settings)
+        policy = ToolPolicy.from_settings(self.name, settings)
+        selection = select(self.toolsets, policy)
+        audit = AuditLog(self.name, deps.database, capacity=settings.audit_queue_size)
+        parts = Parts([*deps.parts(), AuditPart(audit)])
+
+        @contextlib.asynccontextmanager
+        async def lifespan(_server: MCPServer[Any]) -> AsyncGenerator[D]:
+            await parts.start()
             try:
                 yield deps
             finally:
-                await audit.aclose()
+                # Also when the server is being cancelled (a signal): the audit queue must be flushed.
+                with anyio.CancelScope(shield=True), anyio.move_on_after(_SHUTDOWN_GRACE):
+                    await parts.close()
 
-    policy = ToolPolicy.from_settings(name, settings)
-    auth: dict[str, Any] = {}
-    if settings.http_tokens:
-        auth = {"token_verifier": StaticTokenVerifier(settings.http_tokens), "auth": auth_settings()}
-    server = Afu9Server(
-        f"afu9-{name}",
-        deps=deps,
-        audit=audit,
-        title=f"AFU-9 {name}",
-        instructions=instructions,
-        version=VERSION,
-        lifespan=lifespan,
-        middleware=[AuditMiddleware(audit)],
-        **auth,
-    )
-    served = {spec.name for spec in register_tools(server, toolsets, policy)}
+        server = Afu9Server(
+            f"afu9-{self.name}",
+            definition=self,
+            settings=settings,
+            deps=deps,
+            audit=audit,
+            parts=parts,
+            selection=selection,
+            title=f"AFU-9 {self.name}",
+            instructions=selection.instructions(self.intro),
+            version=version(),
+            lifespan=lifespan,
+            tools=build_tools(selection, deps, policy),
+            middleware=[AuditMiddleware(audit)],
+        )
+        register_prompts_and_resources(server, selection, deps)
+        enable_client_logging(server)
+        server.middleware.append(_explain_unserved(self.toolsets, policy, selection))
+        return server
+
+    def main(self, argv: Sequence[str] | None = None) -> None:
+        """``python -m servers.<name> [--transport stdio|http] ...``: the same as ``afu9 serve <name> ...``."""
+        from shared.runner import run_server
+
+        run_server(self, argv)
+
+
+def _explain_unserved(toolsets: Sequence[Toolset], policy: ToolPolicy, selection: Selection) -> Any:
+    served = [spec.name for spec in selection.tools]
+    names = frozenset(served)
 
     async def explain_unserved(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
         # An unknown or policy-hidden tool gets a sentence naming what is served (the SDK only says "Unknown tool").
         tool = (ctx.params or {}).get("name") if ctx.method == "tools/call" else None
-        if isinstance(tool, str) and tool not in served:
-            text = unserved_reason(tool, toolsets, policy)
+        if isinstance(tool, str) and tool not in names:
+            call = current_call.get()
+            if call is not None:
+                call.outcome = "unknown_tool"
+            text = unserved_reason(tool[:200], toolsets, policy, served)
             return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
         return await call_next(ctx)
 
-    server.middleware.append(explain_unserved)  # inside the audit, which records its answer too
-    _add_probes(server, name, deps.readiness, audit)
-    return server
-
-
-def _add_probes(
-    server: MCPServer[Any],
-    name: str,
-    readiness: Callable[[], Awaitable[dict[str, DependencyStatus]]],
-    audit: AuditLog,
-) -> None:
-    @server.custom_route("/health", methods=["GET"])
-    async def health(_request: Request) -> Response:  # pyright: ignore[reportUnusedFunction]
-        return JSONResponse({"status": "ok", "server": name, "version": VERSION})
-
-    @server.custom_route("/ready", methods=["GET"])
-    async def ready(_request: Request) -> Response:  # pyright: ignore[reportUnusedFunction]
-        checks = await readiness()
-        ok = all(status.ok for status in checks.values())
-        body = {
-            "status": "ready" if ok else "unavailable",
-            "server": name,
-            "checks": {key: {"ok": status.ok, "detail": status.detail} for key, status in checks.items()},
-            # Informational: a backlog or drops do not make the server unready.
-            "audit": {"pending": audit.pending, "written": audit.written, "dropped": audit.dropped},
-        }
-        return JSONResponse(body, status_code=200 if ok else 503)
+    return explain_unserved

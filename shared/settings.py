@@ -7,15 +7,19 @@ with one line naming the environment variable (see :func:`load_settings`).
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
-from typing import Annotated, Any, Literal, NoReturn, TypeVar
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
-__all__ = ["CommonSettings", "ServerSettings", "load_settings", "setting_error_line"]
+from shared.exits import fail
+
+__all__ = ["CommonSettings", "ServerSettings", "load_settings", "port_field", "setting_error_line"]
+
+MIN_TOKEN_CHARS = 16
 
 _Csv = Annotated[list[str], NoDecode]
 
@@ -63,8 +67,9 @@ class CommonSettings(BaseSettings):
     http_tokens: _Csv = Field(
         default_factory=list,
         validation_alias=_env("AFU9_HTTP_TOKENS"),
-        description="Comma-separated bearer tokens accepted over HTTP, each `token` or `client:token`. "
-        "Empty: HTTP is open, which is allowed on a loopback host only.",
+        description="Comma-separated bearer tokens accepted over HTTP, each `token` or `client:token` "
+        f"(tokens of at least {MIN_TOKEN_CHARS} characters). Empty: HTTP is open, which is allowed on a loopback "
+        "host only.",
     )
     host: str = Field(
         default="127.0.0.1",
@@ -74,8 +79,9 @@ class CommonSettings(BaseSettings):
     allowed_hosts: _Csv = Field(
         default_factory=list,
         validation_alias=_env("AFU9_ALLOWED_HOSTS"),
-        description="Extra Host header values accepted over HTTP (host:port, `*` port wildcard allowed), "
-        "e.g. the load balancer's name. Loopback names are always accepted.",
+        description="Extra Host header values accepted over HTTP (host or host:port, `*` port wildcard "
+        "allowed), e.g. the load balancer's name. Loopback names, the bound address and the IP addresses of "
+        "this machine's interfaces are always accepted; `*` turns the Host check off.",
     )
     allowed_origins: _Csv = Field(
         default_factory=list,
@@ -93,6 +99,26 @@ class CommonSettings(BaseSettings):
         validation_alias=_env("AFU9_LOG_LEVEL"),
         description="Level of the JSON log lines written to stderr.",
     )
+    session_idle_seconds: float = Field(
+        default=1800,
+        gt=0,
+        le=86_400,
+        validation_alias=_env("AFU9_SESSION_IDLE_SECONDS"),
+        description="Stateful HTTP: a session with no request for this long is closed (the client re-initializes).",
+    )
+    max_sessions: int = Field(
+        default=1000,
+        ge=1,
+        validation_alias=_env("AFU9_MAX_SESSIONS"),
+        description="Stateful HTTP: open sessions at most; past it a new session gets 503 until one ends.",
+    )
+    max_sessions_per_client: int = Field(
+        default=100,
+        ge=1,
+        validation_alias=_env("AFU9_MAX_SESSIONS_PER_CLIENT"),
+        description="Stateful HTTP: open sessions at most per bearer-token client, so one client cannot use "
+        "up AFU9_MAX_SESSIONS for everyone.",
+    )
     audit_queue_size: int = Field(
         default=10_000,
         ge=1,
@@ -107,6 +133,19 @@ class CommonSettings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("http_tokens")
+    @classmethod
+    def _long_tokens(cls, tokens: list[str]) -> list[str]:
+        for index, entry in enumerate(tokens, start=1):
+            client, sep, token = entry.partition(":")
+            secret = token if sep else client
+            if len(secret) < MIN_TOKEN_CHARS:
+                raise ValueError(
+                    f"token {index} is {len(secret)} characters long; use tokens of at least {MIN_TOKEN_CHARS} "
+                    "random characters (e.g. `openssl rand -hex 24`)"
+                )
+        return tokens
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -127,7 +166,16 @@ class CommonSettings(BaseSettings):
             raise ValueError(
                 f"the {scheme.split('+')[0]!r} scheme is not supported; use postgresql://... or sqlite:///..."
             )
+        if driver.startswith("postgresql"):
+            _check_server_url(rest)
         return f"{driver}://{rest}"
+
+    def source_of(self, field: str) -> str:
+        """The environment variable that set ``field`` (a shared setting's name; see ServerSettings)."""
+        alias = type(self).model_fields[field].validation_alias
+        if isinstance(alias, AliasChoices):
+            return str(alias.choices[0])
+        return f"AFU9_{field.upper()}"
 
     def sqlalchemy_url(self) -> str:
         """The database URL to connect to (the embedded SQLite file when none is set)."""
@@ -141,15 +189,38 @@ class ServerSettings(CommonSettings):
     setting can be given for this server alone the same way (``AFU9_FACTORY_ALLOW_WRITES`` beats
     ``AFU9_ALLOW_WRITES``).
 
-    Subclasses set ``model_config = SettingsConfigDict(env_prefix="AFU9_<NAME>_")`` and a default ``port``.
+    A server's settings class names the server once and gives its default port::
+
+        class FactorySettings(ServerSettings):
+            server: ClassVar[str] = "factory"
+            port: int = port_field(3004)
     """
 
+    server: ClassVar[str] = ""
     port: int = Field(default=0, ge=0, le=65535, description="HTTP port (0 picks a free one).")
     toolsets: _Csv = Field(default_factory=list, description="Toolsets to serve (comma-separated); empty: all.")
     enabled_tools: _Csv = Field(
         default_factory=list, description="Only these tools (comma-separated); empty: every tool of the toolsets."
     )
     disabled_tools: _Csv = Field(default_factory=list, description="Tools never served (comma-separated).")
+    server_overrides: frozenset[str] = Field(
+        default_factory=frozenset,
+        exclude=True,
+        validation_alias="__afu9_server_overrides",
+        description="Shared settings this server overrides with its own variable (filled in while reading).",
+    )
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        if cls.server:
+            cls.model_config["env_prefix"] = f"AFU9_{cls.server.upper()}_"
+
+    def source_of(self, field: str) -> str:
+        """The variable that decided ``field``: this server's own override when it was set, else the shared one."""
+        if field in self.server_overrides:
+            return f"{self.model_config.get('env_prefix', '')}{field}".upper()
+        return super().source_of(field)
 
     @classmethod
     def settings_customise_sources(
@@ -186,6 +257,7 @@ class _ServerEnvironment(PydanticBaseSettingsSource):
         values = self._environment()
         variables = {key.upper(): value for key, value in os.environ.items()}
         prefix = str(self.config.get("env_prefix", "")).upper()
+        overridden: list[str] = []
         for name, field in CommonSettings.model_fields.items():
             own = variables.get(f"{prefix}{name.upper()}")
             if own is not None:
@@ -193,6 +265,8 @@ class _ServerEnvironment(PydanticBaseSettingsSource):
                     for alias in field.validation_alias.choices:
                         values.pop(str(alias), None)
                 values[name] = own
+                overridden.append(name)
+        values["__afu9_server_overrides"] = frozenset(overridden)
         return values
 
 
@@ -217,9 +291,22 @@ def load_settings(settings_cls: type[S]) -> S:
     try:
         return settings_cls()
     except ValidationError as error:
-        _exit(setting_error_line(settings_cls, error))
+        fail(setting_error_line(settings_cls, error).removeprefix("afu9: "))
 
 
-def _exit(line: str) -> NoReturn:
-    sys.stderr.write(line + "\n")
-    raise SystemExit(2)
+def port_field(port: int) -> Any:
+    """A server's ``port`` field with its default port."""
+    return Field(default=port, ge=0, le=65535, description="HTTP port.")
+
+
+def _check_server_url(rest: str) -> None:
+    """A PostgreSQL URL names a host, a numeric port (if any) and a database."""
+    parts = urlsplit(f"postgresql://{rest}")
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+    except ValueError:
+        raise ValueError("the port is not a number from 1 to 65535") from None
+    if not parts.hostname and "host=" not in parts.query:
+        raise ValueError("no host; use postgresql://user:password@host:5432/db")
+    if not parts.path.strip("/"):
+        raise ValueError("no database name; use postgresql://user:password@host:5432/db")

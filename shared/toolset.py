@@ -1,20 +1,28 @@
-"""Tool declaration and registration: the only place tools reach an MCP server.
+"""Declaring tools, prompts and resources, and the only place they reach an MCP server.
 
-A tool is declared once, as a typed async function inside a :class:`Toolset`::
+Everything a server offers is declared once, as a typed async function inside a :class:`Toolset`::
 
-    kpis = Toolset("kpis", "The factory KPI catalog")
+    kpis = Toolset("kpis", "The 12 factory KPIs and their measurements.", start_with="list_kpis")
 
     @kpis.read(title="List KPIs")
-    async def list_kpis(...) -> KpiList:
+    async def list_kpis(deps: FactoryDeps, category: Category | None = None) -> KpiList:
         '''What it does, when to use it, what to call next.'''
 
-    @kpis.write(title="Record a KPI measurement", destructive=False, idempotent=True)
-    async def record_kpi_measurement(...) -> Measurement: ...
+    @kpis.write(title="Record a KPI measurement", destructive=False, idempotent=False)
+    async def record_kpi_measurement(deps: FactoryDeps, ...) -> RecordedMeasurement: ...
+
+    @kpis.prompt(title="Review a KPI", complete={"kpi_id": kpi_ids})
+    async def review_kpi(deps: FactoryDeps, kpi_id: str) -> str: ...
+
+    @kpis.resource("kpi://{kpi_id}", title="A KPI definition", complete={"kpi_id": kpi_ids})
+    async def kpi_definition(deps: FactoryDeps, kpi_id: str) -> KpiDetail: ...
 
 The name is the function name, the description its docstring, the schema its annotated parameters, the output
-its return model. :func:`register_tools` applies the :class:`ToolPolicy`: toolset selection, per-tool allow
-and deny lists, read-only mode (write tools not listed) and the write gate (write tools listed but refusing
-until writes are allowed). The same :class:`ToolSpec` list feeds the docs, the snapshots and the contract tests.
+its return model. A first parameter named ``deps`` receives the server's dependencies (bound once, when the
+server is built; it is not part of the schema). :func:`select` applies the :class:`ToolPolicy` (toolset
+selection, per-tool allow and deny lists, read-only mode) and :func:`build_tools` the write gate (write tools
+listed but refusing until writes are allowed). The same declarations feed the docs, the snapshots and the
+contract tests.
 """
 
 from __future__ import annotations
@@ -22,26 +30,63 @@ from __future__ import annotations
 import functools
 import inspect
 import re
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import ToolAnnotations
+import pydantic_core
+from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, UnexpectedToolError
+from mcp.server.mcpserver.prompts import Prompt
+from mcp.server.mcpserver.tools import Tool
+from mcp.shared.exceptions import MCPError
+from mcp.types import CallToolResult, TextContent, ToolAnnotations
+from pydantic import BaseModel, ValidationError
 
-from shared.errors import ConfigError
+from shared.arguments import explain, strict_model, unstorable_text
+from shared.audit import current_call
+from shared.errors import CallError, ConfigError, InvalidArguments, NotFound, ToolError, WritesDisabled
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
 
     from shared.settings import ServerSettings
 
-__all__ = ["ToolPolicy", "ToolSpec", "Toolset", "register_tools", "select_tools"]
+__all__ = [
+    "Completer",
+    "KitTool",
+    "PromptSpec",
+    "ResourceSpec",
+    "Selection",
+    "ToolPolicy",
+    "ToolSpec",
+    "Toolset",
+    "build_tools",
+    "compact_json",
+    "register_prompts_and_resources",
+    "select",
+    "unserved_reason",
+]
 
 ToolFn = Callable[..., Awaitable[Any]]
 F = TypeVar("F", bound=ToolFn)
+Completer = Callable[[Any, str], Awaitable[Sequence[str]]]
+"""``async (deps, typed_prefix) -> candidate values`` for one argument of a prompt or resource template."""
 
 _NAME = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)+$")
+_DEPS = "deps"
+
+
+def _check_function(fn: Callable[..., Any], kind: str) -> None:
+    if not inspect.iscoroutinefunction(fn):
+        raise TypeError(f"{kind} {fn.__name__} must be an async function")
+    if not _NAME.match(fn.__name__):
+        raise ValueError(f"{kind} name {fn.__name__!r} must be snake_case verb_noun")
+    if not (fn.__doc__ or "").strip():
+        raise ValueError(f"{kind} {fn.__name__} needs a docstring: it is the description a model reads")
+
+
+def _description(fn: Callable[..., Any]) -> str:
+    return inspect.cleandoc(fn.__doc__ or "")
 
 
 @dataclass(frozen=True)
@@ -62,7 +107,7 @@ class ToolSpec:
 
     @property
     def description(self) -> str:
-        return inspect.cleandoc(self.fn.__doc__ or "")
+        return _description(self.fn)
 
     @property
     def annotations(self) -> ToolAnnotations:
@@ -75,43 +120,134 @@ class ToolSpec:
         )
 
 
+@dataclass(frozen=True)
+class PromptSpec:
+    """One declared prompt (a template a user picks, filled with the server's data)."""
+
+    fn: ToolFn
+    toolset: str
+    title: str
+    complete: Mapping[str, Completer]
+
+    @property
+    def name(self) -> str:
+        return self.fn.__name__
+
+    @property
+    def description(self) -> str:
+        return _description(self.fn)
+
+
+@dataclass(frozen=True)
+class ResourceSpec:
+    """One declared resource: a fixed URI, or a URI template whose variables are the function's parameters."""
+
+    fn: ToolFn
+    toolset: str
+    uri: str
+    title: str
+    mime_type: str
+    complete: Mapping[str, Completer]
+
+    @property
+    def name(self) -> str:
+        return self.fn.__name__
+
+    @property
+    def description(self) -> str:
+        return _description(self.fn)
+
+    @property
+    def is_template(self) -> bool:
+        return "{" in self.uri
+
+
 @dataclass
 class Toolset:
-    """A named group of tools of one domain noun (one module under ``servers/<name>/tools/``)."""
+    """A named group of tools, prompts and resources of one domain noun (one module under ``tools/``).
+
+    ``description`` is the toolset's sentence in the server's instructions; ``start_with`` names the tool a
+    model should call first (mentioned only while that tool is served).
+    """
 
     name: str
     description: str
+    start_with: str | None = None
     tools: list[ToolSpec] = field(default_factory=list[ToolSpec])
+    prompts: list[PromptSpec] = field(default_factory=list[PromptSpec])
+    resources: list[ResourceSpec] = field(default_factory=list[ResourceSpec])
 
     def read(self, *, title: str, open_world: bool = False) -> Callable[[F], F]:
         """Declare a read tool: it changes nothing, so it is idempotent and never destructive."""
-        return self._declare(title=title, read_only=True, destructive=False, idempotent=True, open_world=open_world)
+        return self._tool(title=title, read_only=True, destructive=False, idempotent=True, open_world=open_world)
 
     def write(self, *, title: str, destructive: bool, idempotent: bool, open_world: bool = False) -> Callable[[F], F]:
         """Declare a write tool: gated by the write gate, hidden in read-only mode."""
-        return self._declare(
+        return self._tool(
             title=title, read_only=False, destructive=destructive, idempotent=idempotent, open_world=open_world
         )
 
-    def _declare(self, **nature: Any) -> Callable[[F], F]:
+    def prompt(self, *, title: str, complete: Mapping[str, Completer] | None = None) -> Callable[[F], F]:
+        """Declare a prompt; ``complete`` offers completions for some of its arguments."""
+
         def decorator(fn: F) -> F:
-            if not inspect.iscoroutinefunction(fn):
-                raise TypeError(f"tool {fn.__name__} must be an async function")
-            if not _NAME.match(fn.__name__):
-                raise ValueError(f"tool name {fn.__name__!r} must be snake_case verb_noun")
-            if not (fn.__doc__ or "").strip():
-                raise ValueError(f"tool {fn.__name__} needs a docstring: it is the description a model reads")
-            if any(spec.name == fn.__name__ for spec in self.tools):
-                raise ValueError(f"tool {fn.__name__} is declared twice in toolset {self.name}")
+            _check_function(fn, "prompt")
+            self._unique(fn.__name__, [spec.name for spec in self.prompts], "prompt")
+            _check_completers(fn, complete or {})
+            self.prompts.append(PromptSpec(fn=fn, toolset=self.name, title=title, complete=dict(complete or {})))
+            return fn
+
+        return decorator
+
+    def resource(
+        self,
+        uri: str,
+        *,
+        title: str,
+        mime_type: str = "application/json",
+        complete: Mapping[str, Completer] | None = None,
+    ) -> Callable[[F], F]:
+        """Declare a resource at ``uri`` (a template when it has ``{variables}``, which name the parameters)."""
+
+        def decorator(fn: F) -> F:
+            _check_function(fn, "resource")
+            self._unique(fn.__name__, [spec.name for spec in self.resources], "resource")
+            _check_completers(fn, complete or {})
+            spec = ResourceSpec(
+                fn=fn, toolset=self.name, uri=uri, title=title, mime_type=mime_type, complete=dict(complete or {})
+            )
+            self.resources.append(spec)
+            return fn
+
+        return decorator
+
+    def _tool(self, **nature: Any) -> Callable[[F], F]:
+        def decorator(fn: F) -> F:
+            _check_function(fn, "tool")
+            self._unique(fn.__name__, [spec.name for spec in self.tools], "tool")
             self.tools.append(ToolSpec(fn=fn, toolset=self.name, **nature))
             return fn
 
         return decorator
 
+    def _unique(self, name: str, taken: list[str], kind: str) -> None:
+        if name in taken:
+            raise ValueError(f"{kind} {name} is declared twice in toolset {self.name}")
+
+
+def _check_completers(fn: Callable[..., Any], complete: Mapping[str, Completer]) -> None:
+    parameters = set(inspect.signature(fn).parameters) - {_DEPS}
+    unknown = sorted(set(complete) - parameters)
+    if unknown:
+        raise ValueError(f"{fn.__name__}: completions for {unknown}, which are not among its arguments")
+
 
 @dataclass(frozen=True)
 class ToolPolicy:
-    """Which declared tools a server serves, and whether its write tools may run."""
+    """Which declared tools a server serves, and whether its write tools may run.
+
+    ``writes_setting`` is the variable that decides the write gate (the server's own override when set).
+    """
 
     server: str
     toolsets: frozenset[str] = frozenset()
@@ -119,6 +255,7 @@ class ToolPolicy:
     disabled_tools: frozenset[str] = frozenset()
     writes_allowed: bool = False
     read_only: bool = False
+    writes_setting: str = "AFU9_ALLOW_WRITES"
 
     @classmethod
     def from_settings(cls, server: str, settings: ServerSettings) -> ToolPolicy:
@@ -129,6 +266,7 @@ class ToolPolicy:
             disabled_tools=frozenset(settings.disabled_tools),
             writes_allowed=settings.allow_writes,
             read_only=settings.read_only,
+            writes_setting=settings.source_of("allow_writes"),
         )
 
     def env(self, key: str) -> str:
@@ -136,52 +274,59 @@ class ToolPolicy:
         return f"AFU9_{self.server.upper()}_{key}"
 
 
-def select_tools(toolsets: Sequence[Toolset], policy: ToolPolicy) -> list[ToolSpec]:
-    """The tools ``policy`` serves, in declaration order. Unknown names in the policy are a ConfigError."""
+@dataclass(frozen=True)
+class Selection:
+    """What a server serves under its policy, in declaration order."""
+
+    toolsets: tuple[Toolset, ...]
+    tools: tuple[ToolSpec, ...]
+    prompts: tuple[PromptSpec, ...]
+    resources: tuple[ResourceSpec, ...]
+
+    @property
+    def tool_names(self) -> frozenset[str]:
+        return frozenset(spec.name for spec in self.tools)
+
+    def instructions(self, intro: str) -> str:
+        """The server's instructions: its intro plus one sentence per served toolset (never a hidden tool)."""
+        parts = [intro.strip()]
+        for toolset in self.toolsets:
+            sentence = toolset.description.strip()
+            if toolset.start_with and toolset.start_with in self.tool_names:
+                sentence += f" Start with {toolset.start_with}."
+            parts.append(sentence)
+        return " ".join(part for part in parts if part)
+
+
+def select(toolsets: Sequence[Toolset], policy: ToolPolicy) -> Selection:
+    """What ``policy`` serves of ``toolsets``. Unknown names in the policy are a ConfigError naming the setting."""
     known_sets = {toolset.name for toolset in toolsets}
-    names = [spec.name for toolset in toolsets for spec in toolset.tools]
-    known_tools = set(names)
-    if len(known_tools) < len(names):
-        # The SDK would keep the first and silently drop the other: refuse instead.
-        twice = sorted({name for name in names if names.count(name) > 1})
-        raise ValueError(f"tool(s) {', '.join(twice)} declared in more than one toolset of the {policy.server} server")
+    for kind in ("tools", "prompts", "resources"):
+        names = [spec.name for toolset in toolsets for spec in getattr(toolset, kind)]
+        if len(set(names)) < len(names):
+            twice = sorted({name for name in names if names.count(name) > 1})
+            raise ValueError(
+                f"{kind} {', '.join(twice)} declared in more than one toolset of the {policy.server} server"
+            )
+    known_tools = {spec.name for toolset in toolsets for spec in toolset.tools}
     _check_known(policy.env("TOOLSETS"), policy.toolsets, known_sets)
     _check_known(policy.env("ENABLED_TOOLS"), policy.enabled_tools, known_tools)
     _check_known(policy.env("DISABLED_TOOLS"), policy.disabled_tools, known_tools)
-    return [
+    served_sets = tuple(toolset for toolset in toolsets if not policy.toolsets or toolset.name in policy.toolsets)
+    tools = tuple(
         spec
-        for toolset in toolsets
-        if not policy.toolsets or toolset.name in policy.toolsets
+        for toolset in served_sets
         for spec in toolset.tools
         if (not policy.enabled_tools or spec.name in policy.enabled_tools)
         and spec.name not in policy.disabled_tools
         and not (policy.read_only and not spec.read_only)
-    ]
-
-
-def register_tools(server: MCPServer[Any], toolsets: Sequence[Toolset], policy: ToolPolicy) -> list[ToolSpec]:
-    """Add the tools ``policy`` serves to ``server``; write tools refuse while the write gate is closed."""
-    selected = select_tools(toolsets, policy)
-    for spec in selected:
-        fn = spec.fn if spec.read_only or policy.writes_allowed else _closed_gate(spec, policy)
-        server.add_tool(
-            fn, name=spec.name, title=spec.title, description=spec.description, annotations=spec.annotations
-        )
-    return selected
-
-
-def _closed_gate(spec: ToolSpec, policy: ToolPolicy) -> ToolFn:
-    message = (
-        f"{spec.name} changes data, and writes are disabled on the {policy.server} server. Nothing was changed. "
-        f"An operator can enable writes with AFU9_ALLOW_WRITES=1 (or {policy.env('ALLOW_WRITES')}=1); "
-        "the read tools keep working meanwhile."
     )
-
-    @functools.wraps(spec.fn)
-    async def refuse(*args: Any, **kwargs: Any) -> Any:
-        raise ToolError(message)
-
-    return refuse
+    return Selection(
+        toolsets=served_sets,
+        tools=tools,
+        prompts=tuple(spec for toolset in served_sets for spec in toolset.prompts),
+        resources=tuple(spec for toolset in served_sets for spec in toolset.resources),
+    )
 
 
 def _check_known(key: str, names: Iterable[str], known: set[str]) -> None:
@@ -190,12 +335,12 @@ def _check_known(key: str, names: Iterable[str], known: set[str]) -> None:
         raise ConfigError(key, f"unknown name(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
 
 
-def unserved_reason(name: str, toolsets: Sequence[Toolset], policy: ToolPolicy) -> str:
+def unserved_reason(name: str, toolsets: Sequence[Toolset], policy: ToolPolicy, served: Iterable[str]) -> str:
     """Why ``name`` is not callable on this server, in a sentence that says what to do instead."""
-    served = [spec.name for spec in select_tools(toolsets, policy)]
+    listed = ", ".join(served) or "none"
     spec = next((spec for toolset in toolsets for spec in toolset.tools if spec.name == name), None)
     if spec is None:
-        return f"Unknown tool: {name}. This server's tools are: {', '.join(served) or 'none'}."
+        return f"Unknown tool: {name}. This server's tools are: {listed}."
     if policy.toolsets and spec.toolset not in policy.toolsets:
         why = f"its toolset {spec.toolset} is not in {policy.env('TOOLSETS')}"
     elif policy.enabled_tools and name not in policy.enabled_tools:
@@ -204,4 +349,174 @@ def unserved_reason(name: str, toolsets: Sequence[Toolset], policy: ToolPolicy) 
         why = f"it is listed in {policy.env('DISABLED_TOOLS')}"
     else:
         why = "read-only mode is on (AFU9_READ_ONLY=1) and it changes data"
-    return f"{name} is not served here: {why}. This server's tools are: {', '.join(served) or 'none'}."
+    return f"{name} is not served here: {why}. This server's tools are: {listed}."
+
+
+# -- binding the server's dependencies -------------------------------------------------------------------------
+
+
+def bind_deps(fn: ToolFn, deps: object) -> ToolFn:
+    """``fn`` with its ``deps`` parameter (if it has one) filled in; the signature the SDK reads omits it."""
+    signature = inspect.signature(fn, eval_str=True)
+    if _DEPS not in signature.parameters:
+        return fn
+    parameters = [p for name, p in signature.parameters.items() if name != _DEPS]
+
+    @functools.wraps(fn)
+    async def bound(*args: Any, **kwargs: Any) -> Any:
+        return await fn(deps, *args, **kwargs)
+
+    bound.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+    hints = {p.name: p.annotation for p in parameters if p.annotation is not inspect.Parameter.empty}
+    if signature.return_annotation is not inspect.Signature.empty:
+        hints["return"] = signature.return_annotation
+    bound.__annotations__ = hints
+    del bound.__wrapped__  # type: ignore[attr-defined] # the SDK must read the bound signature, not fn's
+    return bound
+
+
+# -- tools --------------------------------------------------------------------------------------------------------
+
+
+def compact_json(value: object) -> str:
+    """JSON without indentation: every byte of an answer is read by a model."""
+    return pydantic_core.to_json(value, fallback=str).decode()
+
+
+class KitTool(Tool):
+    """A tool as the kit runs it: unknown arguments refused, validation errors in short sentences, text that
+    cannot be stored refused before it reaches a database, the audit outcome taken from the error's type,
+    and the text of a structured answer written as compact JSON."""
+
+    async def run(self, arguments: dict[str, Any], context: Any, convert_result: bool = False) -> Any:
+        call = current_call.get()
+        where = unstorable_text(arguments)
+        if where is not None:
+            error = InvalidArguments(
+                f"Invalid arguments: {where} holds a NUL character or an unpaired surrogate, which cannot be "
+                "stored; remove it and call again."
+            )
+            raise self._refuse(error, call)
+        try:
+            result = await super().run(arguments, context, convert_result=False)
+        except UnexpectedToolError:
+            if call is not None:
+                call.outcome = "crashed"
+            raise
+        except ToolError as error:
+            cause = error.__cause__
+            if isinstance(cause, ValidationError):
+                accepted = self.fn_metadata.arg_model.model_fields.keys()
+                explained = InvalidArguments(explain(cause, accepted))
+                raise self._refuse(explained, call) from None
+            if call is not None:
+                call.outcome = getattr(cause, "outcome", CallError.outcome)
+            raise
+        except MCPError:
+            if call is not None:
+                call.outcome = "protocol_error"
+            raise
+        if not convert_result:
+            return result
+        converted = self.fn_metadata.convert_result(result)
+        if isinstance(converted, CallToolResult) and converted.structured_content is not None:
+            converted.content = [TextContent(type="text", text=compact_json(converted.structured_content))]
+        return converted
+
+    def _refuse(self, error: CallError, call: Any) -> ToolError:
+        """The SDK's error for a call refused before the tool ran (its text as for any tool error)."""
+        if call is not None:
+            call.outcome = error.outcome
+        return ToolError(f"Error executing tool {self.name}: {error}")
+
+
+def build_tools(selection: Selection, deps: object, policy: ToolPolicy) -> list[Tool]:
+    """The tools ``selection`` serves, bound to ``deps``; write tools refuse while the write gate is closed."""
+    tools: list[Tool] = []
+    for spec in selection.tools:
+        fn = bind_deps(spec.fn, deps)
+        if not (spec.read_only or policy.writes_allowed):
+            fn = _closed_gate(spec, fn, policy)
+        tool = KitTool.from_function(
+            fn, name=spec.name, title=spec.title, description=spec.description, annotations=spec.annotations
+        )
+        strict = strict_model(tool.fn_metadata.arg_model)
+        metadata = tool.fn_metadata.model_copy(update={"arg_model": strict})
+        tools.append(tool.model_copy(update={"fn_metadata": metadata, "parameters": strict.model_json_schema()}))
+    return tools
+
+
+def _closed_gate(spec: ToolSpec, fn: ToolFn, policy: ToolPolicy) -> ToolFn:
+    message = (
+        f"{spec.name} changes data, and writes are disabled on the {policy.server} server "
+        f"({policy.writes_setting} is off). Nothing was changed. An operator can enable writes with "
+        f"{policy.writes_setting}=1; the read tools keep working meanwhile."
+    )
+
+    @functools.wraps(fn)
+    async def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise WritesDisabled(message)
+
+    return refuse
+
+
+# -- prompts, resources, completions ------------------------------------------------------------------------
+
+
+def register_prompts_and_resources(server: MCPServer[Any], selection: Selection, deps: object) -> None:
+    """Add ``selection``'s prompts and resources to ``server`` (deps bound), and their completions."""
+    for spec in selection.prompts:
+        server.add_prompt(
+            Prompt.from_function(
+                bind_deps(spec.fn, deps), name=spec.name, title=spec.title, description=spec.description
+            )
+        )
+    for spec in selection.resources:
+        server.resource(
+            spec.uri, name=spec.name, title=spec.title, description=spec.description, mime_type=spec.mime_type
+        )(_resource_reader(spec, deps))
+    if selection.prompts or any(spec.is_template for spec in selection.resources):
+        server.completion()(_completions(selection, deps))
+
+
+def _resource_reader(spec: ResourceSpec, deps: object) -> ToolFn:
+    """The resource function as the SDK calls it: deps bound, models as compact JSON, our errors shown."""
+    bound = bind_deps(spec.fn, deps)
+
+    @functools.wraps(bound)
+    async def read(*args: Any, **kwargs: Any) -> Any:
+        try:
+            result = await bound(*args, **kwargs)
+        except NotFound as error:
+            raise ResourceNotFoundError(str(error)) from None
+        except CallError as error:
+            raise ResourceError(str(error)) from None
+        if isinstance(result, BaseModel):
+            return compact_json(result.model_dump(mode="json"))
+        return result
+
+    read.__signature__ = inspect.signature(bound)  # type: ignore[attr-defined]
+    read.__annotations__ = dict(bound.__annotations__)
+    del read.__wrapped__  # type: ignore[attr-defined]
+    return read
+
+
+def _completions(selection: Selection, deps: object) -> Callable[..., Awaitable[Any]]:
+    from mcp.types import Completion, PromptReference, ResourceTemplateReference
+
+    by_prompt = {spec.name: spec.complete for spec in selection.prompts}
+    by_template = {spec.uri: spec.complete for spec in selection.resources if spec.is_template}
+
+    async def complete(ref: Any, argument: Any, _context: Any) -> Completion:
+        completers: Mapping[str, Completer] = {}
+        if isinstance(ref, PromptReference):
+            completers = by_prompt.get(ref.name, {})
+        elif isinstance(ref, ResourceTemplateReference):
+            completers = by_template.get(ref.uri, {})
+        completer = completers.get(argument.name)
+        if completer is None:
+            return Completion(values=[], total=0, has_more=False)
+        values = list(await completer(deps, argument.value or ""))
+        return Completion(values=values[:100], total=len(values), has_more=len(values) > 100)
+
+    return complete

@@ -1,9 +1,10 @@
 """Serving a built server: stdio for local agents, streamable HTTP (one or several servers) for remote ones.
 
-Over HTTP every server gets: the MCP endpoint at ``/mcp``, ``/health`` and ``/ready``, bearer-token auth when
-``AFU9_HTTP_TOKENS`` is set (required off loopback), Host/Origin checks that are always on (extend them with
-``AFU9_ALLOWED_HOSTS``/``AFU9_ALLOWED_ORIGINS``), a request size limit, and ``--stateless`` JSON mode for a
-fleet behind a load balancer.
+Over HTTP every server gets: the MCP endpoint at ``/mcp`` (bearer tokens when ``AFU9_HTTP_TOKENS`` is set,
+required off loopback), ``/health`` and ``/ready``, the server's own routes each behind its guard, the
+Host/Origin check on every route, request size limits, session limits, and ``--stateless`` JSON mode for a
+fleet behind a load balancer. Over stdio: SIGINT and SIGTERM stop the server cleanly (the audit queue is
+flushed, exit code 0), and a line that is not JSON-RPC gets a JSON-RPC error instead of silence.
 """
 
 from __future__ import annotations
@@ -12,35 +13,50 @@ import asyncio
 import contextlib
 import gc
 import ipaddress
+import json
 import logging
 import signal
+import sys
 from collections.abc import AsyncGenerator, Callable, Generator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import anyio
+from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from shared.auth import StaticTokenVerifier
 from shared.errors import ConfigError
+from shared.routes import BEARER, PUBLIC, HostCheck, RouteSpec, authenticate
 from shared.server import Afu9Server
 from shared.settings import CommonSettings
 
-__all__ = ["HttpEndpoint", "http_app", "is_loopback", "serve_http", "serve_stdio"]
+__all__ = ["HttpEndpoint", "http_app", "http_routes", "is_loopback", "serve_http", "serve_stdio"]
 
 log = logging.getLogger(__name__)
-
-_LOOPBACK_HOSTS = ["127.0.0.1:*", "localhost:*", "[::1]:*"]
-_LOOPBACK_ORIGINS = ["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"]
 
 
 @dataclass(frozen=True)
 class HttpEndpoint:
-    """One server to serve over HTTP on ``host:port``."""
+    """One server to serve over HTTP on ``host:port``; ``port_setting`` is what changes the port."""
 
     name: str
     app: Starlette
     host: str
     port: int
+    port_setting: str = ""
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/mcp"
 
 
 def is_loopback(host: str) -> bool:
@@ -52,50 +68,157 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def transport_security(settings: CommonSettings) -> TransportSecuritySettings:
-    """Host/Origin checks: loopback names always, plus the configured ones; ``*`` turns the Host check off."""
-    if "*" in settings.allowed_hosts:
-        return TransportSecuritySettings(enable_dns_rebinding_protection=False)
-    return TransportSecuritySettings(
-        enable_dns_rebinding_protection=True,
-        allowed_hosts=[*_LOOPBACK_HOSTS, *settings.allowed_hosts],
-        allowed_origins=[*_LOOPBACK_ORIGINS, *settings.allowed_origins],
-    )
+def http_routes(server: Afu9Server) -> list[RouteSpec]:
+    """Every HTTP route of ``server`` beside ``/mcp``: the probes, then the server's own."""
+    return [
+        RouteSpec("/health", _health, ("GET",), PUBLIC, "Liveness: 200 while the process runs."),
+        RouteSpec("/ready", _ready, ("GET",), PUBLIC, "Readiness: 200/503 per dependency (detail for a token)."),
+        *server.definition.routes,
+    ]
 
 
 def http_app(server: Afu9Server, settings: CommonSettings, *, stateless: bool = False) -> Starlette:
-    """The ASGI app for ``server``: ``/mcp``, ``/health``, ``/ready``, with auth, Host checks and size limit.
+    """The ASGI app of ``server``: ``/mcp`` and every route behind its guard, the Host/Origin check around all.
 
-    Its lifespan starts reaching the database at once, so migrations apply at start and ``/ready`` turns
-    green as soon as the database answers.
+    Its lifespan starts the server's parts and begins reaching the outside world at once, so migrations apply
+    at start and ``/ready`` turns green as soon as the dependencies answer.
     """
     if not settings.http_tokens and not is_loopback(settings.host):
         raise ConfigError(
             "AFU9_HTTP_TOKENS",
             f"bearer tokens are required to serve HTTP on the non-loopback host {settings.host}",
         )
-    app = server.streamable_http_app(
+    server.streamable_http_app(
         stateless_http=stateless,
         json_response=stateless,
         max_request_body_size=settings.max_request_bytes,
-        transport_security=transport_security(settings),
-        host=settings.host,
+        session_idle_timeout=settings.session_idle_seconds,
+        max_sessions=settings.max_sessions,
+        # The Host/Origin check below covers every route, /mcp included.
+        transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
     )
-    session_lifespan = app.router.lifespan_context
+    manager = server.session_manager
+    verifier = StaticTokenVerifier(settings.http_tokens) if settings.http_tokens else None
+    mcp_app: ASGIApp = StreamableHTTPASGIApp(manager)
+    if not stateless:
+        mcp_app = _SessionCap(mcp_app, manager, settings.max_sessions_per_client)
+    # The SDK's session manager applies AFU9_MAX_REQUEST_BYTES to /mcp itself (no second copy of the body).
+    routes = [Route("/mcp", BEARER.wrap(mcp_app, verifier=verifier, max_body=None, deps=server.deps))]
+    for spec in http_routes(server):
+        limit = spec.max_body_bytes if spec.max_body_bytes is not None else settings.max_request_bytes
+        endpoint = _Endpoint(spec, server)
+        routes.append(
+            Route(
+                spec.path,
+                spec.guard.wrap(endpoint, verifier=verifier, max_body=limit, deps=server.deps),
+                methods=list(spec.methods),
+            )
+        )
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncGenerator[None]:
-        async with session_lifespan(app):
-            server.deps.database.start()
+    async def lifespan(_app: Starlette) -> AsyncGenerator[None]:
+        async with manager.run():
+            await server.parts.warm()
             yield
 
-    app.router.lifespan_context = lifespan
+    app = Starlette(
+        routes=routes,
+        middleware=[
+            Middleware(
+                HostCheck,
+                bound_host=settings.host,
+                allowed_hosts=settings.allowed_hosts,
+                allowed_origins=settings.allowed_origins,
+            )
+        ],
+        lifespan=lifespan,
+    )
+    app.state.server = server
+    app.state.verifier = verifier
     return app
 
 
-def serve_stdio(server: Afu9Server) -> None:
-    """Serve ``server`` over stdin/stdout until the client closes the pipe."""
-    server.run("stdio")
+class _Endpoint:
+    """A route's ``async (request, server) -> Response`` as an ASGI app (a class: Starlette routes to it as one)."""
+
+    def __init__(self, spec: RouteSpec, server: Afu9Server) -> None:
+        self.spec = spec
+        self.server = server
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = await self.spec.endpoint(Request(scope, receive), self.server)
+        await response(scope, receive, send)
+
+
+async def _health(request: Request, server: Afu9Server) -> Response:
+    from shared.server import version
+
+    return JSONResponse({"status": "ok", "server": server.definition.name, "version": version()})
+
+
+async def _ready(request: Request, server: Afu9Server) -> Response:
+    """200/503 naming each dependency's state; its detail only for a caller with a valid token."""
+    results = await server.parts.readiness()
+    ready = server.parts.ready(results)
+    verifier = request.app.state.verifier
+    detailed = verifier is not None and not isinstance(await authenticate(request.headers, verifier), Response)
+    checks: dict[str, object] = {}
+    for name, health in results.items():
+        entry: dict[str, object] = {"state": health.state.value}
+        if health.setting:
+            entry["setting"] = health.setting
+        if detailed:
+            entry["detail"] = health.detail
+        checks[name] = entry
+    body: dict[str, object] = {
+        "status": "ready" if ready else "unavailable",
+        "server": server.definition.name,
+        "checks": checks,
+    }
+    if detailed:
+        audit = server.audit
+        body["audit"] = {
+            "pending": audit.pending,
+            "written": audit.written,
+            "dropped": audit.dropped,
+            "rejected": audit.rejected,
+        }
+    return JSONResponse(body, status_code=200 if ready else 503)
+
+
+class _SessionCap:
+    """Refuses a new stateful session to a client that already holds ``limit`` of them (503), so one client
+    cannot use up ``AFU9_MAX_SESSIONS`` for everyone."""
+
+    def __init__(self, app: ASGIApp, manager: StreamableHTTPSessionManager, limit: int) -> None:
+        self.app = app
+        self.manager = manager
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        user = scope.get("user")
+        opening = scope["type"] == "http" and scope["method"] == "POST" and "mcp-session-id" not in Headers(scope=scope)
+        if opening and user is not None:
+            # The SDK records which credential opened each session (2.3.0 keeps it in _session_owners).
+            owners: dict[str, Any] = getattr(self.manager, "_session_owners", {})
+            held = sum(1 for owner in owners.values() if owner.get("client_id") == user.access_token.client_id)
+            if held >= self.limit:
+                body = {
+                    "jsonrpc": "2.0",
+                    "id": None,
+                    "error": {
+                        "code": -32000,
+                        "message": f"Too many open sessions for this client ({held}); close sessions you no longer "
+                        "use (HTTP DELETE) or wait for idle ones to expire.",
+                    },
+                }
+                response = Response(json.dumps(body), status_code=503, media_type="application/json")
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+# -- serving -------------------------------------------------------------------------------------------------
 
 
 async def serve_http(endpoints: Sequence[HttpEndpoint], on_started: Callable[[], None] | None = None) -> None:
@@ -134,7 +257,14 @@ async def serve_http(endpoints: Sequence[HttpEndpoint], on_started: Callable[[],
             await server.serve()
         except SystemExit:
             # uvicorn exits the process when it cannot start (port taken...): stop the others cleanly instead.
-            log.error("could not serve %s on %s:%s", endpoint.name, endpoint.host, endpoint.port)
+            change = f"; choose another with --port or {endpoint.port_setting}" if endpoint.port_setting else ""
+            log.error(
+                "could not serve %s on %s:%s (is the port taken?)%s",
+                endpoint.name,
+                endpoint.host,
+                endpoint.port,
+                change,
+            )
 
     tasks = [
         asyncio.create_task(serve(server, endpoint), name=f"http-{endpoint.name}")
@@ -183,3 +313,52 @@ def _uvicorn_server(config: Any) -> Any:
             yield
 
     return Server(config)
+
+
+def serve_stdio(server: Afu9Server) -> None:
+    """Serve ``server`` over stdin/stdout until the client closes the pipe or SIGINT/SIGTERM arrives."""
+    anyio.run(_serve_stdio, server)
+    sys.stdout.flush()
+
+
+async def _serve_stdio(server: Afu9Server) -> None:
+    from mcp.server.stdio import stdio_server
+
+    loop = asyncio.get_running_loop()
+    with anyio.CancelScope() as scope:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, scope.cancel)
+        try:
+            async with stdio_server() as (read_stream, write_stream), anyio.create_task_group() as tasks:
+                inbound, server_read = anyio.create_memory_object_stream[Any](0)
+                tasks.start_soon(_answer_unreadable_lines, read_stream, inbound, write_stream)
+                # MCPServer.run_stdio_async does the same on the SDK's streams; the low-level server is the only
+                # way to put the filter above between the transport and the server (mcp 2.3.0).
+                lowlevel = server._lowlevel_server  # pyright: ignore[reportPrivateUsage]
+                await lowlevel.run(server_read, write_stream, lowlevel.create_initialization_options())
+                tasks.cancel_scope.cancel()
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+    if scope.cancelled_caught:
+        log.info("stopped by a signal; the audit queue was flushed")
+
+
+async def _answer_unreadable_lines(source: Any, sink: Any, write_stream: Any) -> None:
+    """Pass messages on; answer a line that is not JSON (-32700) or not JSON-RPC (-32600) with an error."""
+    from mcp.shared.message import SessionMessage
+    from mcp.types import INVALID_REQUEST, PARSE_ERROR, ErrorData, JSONRPCError
+    from pydantic import ValidationError
+
+    async with sink:
+        async for item in source:
+            if not isinstance(item, Exception):
+                await sink.send(item)
+                continue
+            kinds: set[str] = {e["type"] for e in item.errors()} if isinstance(item, ValidationError) else set()
+            if "json_invalid" in kinds:
+                code, message = PARSE_ERROR, "Parse error: the line is not valid JSON"
+            else:
+                code, message = INVALID_REQUEST, "Invalid request: the line is not a JSON-RPC 2.0 message"
+            error = JSONRPCError(jsonrpc="2.0", id=None, error=ErrorData(code=code, message=message))
+            await write_stream.send(SessionMessage(error))

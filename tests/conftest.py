@@ -1,4 +1,8 @@
-"""Fixtures shared by the whole suite: databases (SQLite and PostgreSQL), settings, in-process clients."""
+"""Fixtures shared by the whole suite: databases (SQLite and PostgreSQL) and a clean environment.
+
+Server fixtures live beside their tests: the demo server's in ``tests/shared/conftest.py``, each server's in
+``tests/servers/<name>/conftest.py``.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +10,10 @@ import asyncio
 import inspect
 import os
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from mcp import Client
-
-from servers.factory.server import build_server
-from servers.factory.settings import FactorySettings
 
 POSTGRES_ADMIN_URL = os.environ.get("AFU9_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 
@@ -72,21 +71,3 @@ def sqlite_url(tmp_path: Path) -> str:
 def database_url(request: pytest.FixtureRequest) -> str:
     """Each test using it runs twice: on a SQLite file and on a fresh PostgreSQL database."""
     return request.getfixturevalue(f"{request.param}_url")
-
-
-@pytest.fixture
-def factory_settings(database_url: str, tmp_path: Path) -> Callable[..., FactorySettings]:
-    """Build factory settings on the test's database; keyword arguments override fields."""
-
-    def make(**overrides: Any) -> FactorySettings:
-        values: dict[str, Any] = {"database_url": database_url, "data_dir": tmp_path, "allow_writes": True}
-        return FactorySettings(**(values | overrides))
-
-    return make
-
-
-@pytest.fixture
-async def factory_client(factory_settings: Callable[..., FactorySettings]) -> AsyncIterator[Client]:
-    """An in-process MCP client of the factory server (writes allowed), on SQLite and PostgreSQL."""
-    async with Client(build_server(factory_settings())) as client:
-        yield client

@@ -1,16 +1,13 @@
 """Every server of the suite, for the suite-wide tests (snapshots, contract, fuzz).
 
-The list comes from :func:`afu9.registry.all_servers`, so a server added to ``shared.names.SERVERS`` is tested
-by every suite-wide test without editing them. A server's toolsets are found by the house convention: its
-``servers/<name>/tools/__init__.py`` exports ``TOOLSETS``.
+The list comes from :mod:`servers.registry` (every ``servers/<name>/server.py`` that exports ``SERVER``), so
+a new server is tested by every suite-wide test without editing them.
 """
 
 from __future__ import annotations
 
 import functools
-import importlib
 import tempfile
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,8 +16,8 @@ import anyio
 from mcp import Client
 from mcp.types import Tool
 
-from afu9.registry import ServerEntry, all_servers
-from shared.server import Afu9Server
+from servers.registry import definitions
+from shared.server import Afu9Server, ServerDefinition
 from shared.settings import ServerSettings
 from shared.toolset import Toolset, ToolSpec
 
@@ -29,14 +26,17 @@ __all__ = ["SuiteServer", "list_every_tool", "listed_tools", "sqlite_url_in", "s
 
 @dataclass(frozen=True)
 class SuiteServer:
-    """One server of the suite: its registry entry and the toolsets it declares."""
+    """One server of the suite: its definition and the toolsets it declares."""
 
-    entry: ServerEntry
-    toolsets: tuple[Toolset, ...]
+    definition: ServerDefinition[Any, Any]
 
     @property
     def name(self) -> str:
-        return self.entry.name
+        return self.definition.name
+
+    @property
+    def toolsets(self) -> tuple[Toolset, ...]:
+        return self.definition.toolsets
 
     @property
     def specs(self) -> list[ToolSpec]:
@@ -50,11 +50,11 @@ class SuiteServer:
             "data_dir": data_dir,
             "allow_writes": True,
         }
-        return self.entry.settings(**(values | overrides))
+        return self.definition.settings(**(values | overrides))
 
     def build(self, data_dir: Path, database_url: str | None = None, **overrides: Any) -> Afu9Server:
         """The server with every tool and writes allowed, as a test drives it in-process."""
-        return self.entry.build(self.settings(data_dir, database_url, **overrides))
+        return self.definition.build(self.settings(data_dir, database_url, **overrides))
 
 
 def sqlite_url_in(folder: Path) -> str:
@@ -63,15 +63,8 @@ def sqlite_url_in(folder: Path) -> str:
 
 @functools.cache
 def suite_servers() -> tuple[SuiteServer, ...]:
-    """Every server in the registry, with its declared toolsets."""
-    servers: list[SuiteServer] = []
-    for entry in all_servers():
-        module = importlib.import_module(f"{entry.info.module}.tools")
-        toolsets: Sequence[Toolset] | None = getattr(module, "TOOLSETS", None)
-        if not toolsets:
-            raise AssertionError(f"{entry.info.module}.tools must export TOOLSETS (the server's toolsets)")
-        servers.append(SuiteServer(entry=entry, toolsets=tuple(toolsets)))
-    return tuple(servers)
+    """Every server in the registry."""
+    return tuple(SuiteServer(definition) for definition in definitions())
 
 
 async def list_every_tool(client: Client) -> list[Tool]:

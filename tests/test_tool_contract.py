@@ -1,6 +1,6 @@
 """The contract every tool of every server keeps with the models that call it, checked suite-wide.
 
-Servers come from ``afu9.registry`` (``tests/suite.py``), so a new server or tool is checked without editing
+Servers come from ``servers.registry`` (``tests/suite.py``), so a new server or tool is checked without editing
 this file. Each tool is listed through a real in-process ``mcp.Client`` with every toolset and writes allowed.
 """
 

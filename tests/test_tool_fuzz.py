@@ -6,7 +6,7 @@ JSON-RPC error, never the SDK's bare "Error executing tool X" (which means a bug
 never a hang. Arguments the schema accepts must not be rejected as invalid arguments either: the schema a
 model reads has to tell the truth.
 
-Servers and tools come from ``afu9.registry`` (``tests/suite.py``): a new tool is fuzzed without editing this
+Servers and tools come from ``servers.registry`` (``tests/suite.py``): a new tool is fuzzed without editing this
 file. Each tool gets one real in-process ``mcp.Client`` against a server on a fresh SQLite file with writes
 allowed; hypothesis runs synchronously and sends each call through an anyio blocking portal.
 """

@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from servers.factory.models import (
+    MAX_VALUE,
     HistorySummary,
     KpiDefinition,
     KpiDetail,
@@ -19,11 +20,12 @@ from servers.factory.models import (
     Measurement,
     RecordedMeasurement,
 )
+from servers.factory.schema import kpi_definitions as defs
+from servers.factory.schema import kpi_measurements as meas
 from shared.db import Database
-from shared.errors import Conflict, InvalidRequest, NotFound
+from shared.errors import InvalidArguments, InvalidRequest, NotFound
+from shared.idempotency import Idempotency
 from shared.pagination import decode_cursor, encode_cursor
-from shared.schema import kpi_definitions as defs
-from shared.schema import kpi_measurements as meas
 from shared.timestamps import utc
 
 __all__ = ["KpiStore", "meets_target"]
@@ -81,8 +83,9 @@ def _definition(row: Any) -> KpiDefinition:
 class KpiStore:
     """Reads the versioned KPI catalog; records and reads measurements."""
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, idempotency: Idempotency) -> None:
         self.database = database
+        self.idempotency = idempotency
 
     async def list(self, *, category: str | None, limit: int, cursor: str | None) -> KpiList:
         offset = _list_position(cursor) if cursor else 0
@@ -126,22 +129,20 @@ class KpiStore:
         source: str | None,
         idempotency_key: str | None,
     ) -> RecordedMeasurement:
+        if not -MAX_VALUE <= value <= MAX_VALUE:  # the tool's schema says so too; logic callers get the same
+            raise InvalidArguments(f"value must be between {-MAX_VALUE:g} and {MAX_VALUE:g}.")
         moment = utc(measured_at) if measured_at is not None else datetime.now(UTC)
-        async with self.database.connect() as connection:
+        request = {
+            "kpi_id": kpi_id,
+            "value": value,
+            "scope": scope,
+            "measured_at": None if measured_at is None else moment.isoformat(),
+            "source": source,
+        }
+
+        async def insert(connection: Any) -> RecordedMeasurement:
             versions = await self._versions(connection, kpi_id)
             definition = versions[max(versions)]
-            if idempotency_key is not None:
-                existing = (
-                    await connection.execute(sa.select(meas).where(meas.c.idempotency_key == idempotency_key))
-                ).first()
-                if existing is not None:
-                    same = (existing.kpi_id, existing.value, existing.scope) == (kpi_id, value, scope)
-                    if not same:
-                        raise Conflict(
-                            f"Idempotency key {idempotency_key!r} was already used for a different measurement "
-                            f"({existing.kpi_id}={existing.value} in scope {existing.scope}); use a new key."
-                        )
-                    return RecordedMeasurement(measurement=_measurement(existing, versions), created=False)
             row = {
                 "id": uuid.uuid4(),
                 "kpi_id": kpi_id,
@@ -150,10 +151,18 @@ class KpiStore:
                 "measured_at": moment,
                 "scope": scope,
                 "source": source,
-                "idempotency_key": idempotency_key,
             }
             await connection.execute(meas.insert().values(**row))
-        return RecordedMeasurement(measurement=_measurement(SimpleNamespace(**row), versions), created=True)
+            return RecordedMeasurement(measurement=_measurement(SimpleNamespace(**row), versions), created=True)
+
+        recorded, replayed = await self.idempotency.run(
+            tool="record_kpi_measurement",
+            key=idempotency_key,
+            request=request,
+            action=insert,
+            result_type=RecordedMeasurement,
+        )
+        return recorded.model_copy(update={"created": False}) if replayed else recorded
 
     async def history(
         self, *, kpi_id: str, start: datetime, end: datetime, scope: str, limit: int, cursor: str | None

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from shared.timestamps import UtcDateTime
 
 __all__ = [
+    "MAX_VALUE",
     "Category",
     "Direction",
     "HistorySummary",
@@ -21,6 +22,10 @@ __all__ = [
     "Measurement",
     "RecordedMeasurement",
 ]
+
+MAX_VALUE = 1e12
+"""Largest magnitude a KPI value may have: far beyond any hours, percent, count or dollar figure, and small
+enough that sums and means over millions of measurements stay exact enough and never overflow."""
 
 Category = Literal["delivery", "quality", "reliability", "efficiency", "security"]
 Direction = Literal["higher_is_better", "lower_is_better"]

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field
-from pydantic_settings import SettingsConfigDict
+from typing import ClassVar
 
-from shared.names import server_name
-from shared.settings import ServerSettings
+from shared.settings import ServerSettings, port_field
 
 __all__ = ["FactorySettings"]
 
@@ -14,6 +12,5 @@ __all__ = ["FactorySettings"]
 class FactorySettings(ServerSettings):
     """Settings of the factory server."""
 
-    model_config = SettingsConfigDict(env_prefix=server_name("factory").env_prefix)
-
-    port: int = Field(default=server_name("factory").port, ge=0, le=65535, description="HTTP port.")
+    server: ClassVar[str] = "factory"
+    port: int = port_field(3004)

@@ -1,4 +1,5 @@
-"""Alembic environment: migrations run on a connection handed in by ``shared.db`` (sync, inside run_sync)."""
+"""Alembic environment for every owner's migrations: they run on a connection handed in by ``shared.db``
+(sync, inside run_sync), each owner with its own version table."""
 
 from __future__ import annotations
 
@@ -6,7 +7,13 @@ from alembic import context
 
 from shared.schema import metadata
 
-connection = context.config.attributes["connection"]
-context.configure(connection=connection, target_metadata=metadata, render_as_batch=True, compare_type=True)
+_attributes = context.config.attributes
+context.configure(
+    connection=_attributes["connection"],
+    target_metadata=metadata,
+    render_as_batch=True,
+    compare_type=True,
+    version_table=_attributes.get("version_table", "alembic_version_kit"),
+)
 with context.begin_transaction():
     context.run_migrations()

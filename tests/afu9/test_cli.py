@@ -39,8 +39,8 @@ def _one_line(stderr: str) -> str:
 
 
 def _client_config(stdout: str) -> dict[str, object]:
-    """The JSON block `afu9 up` prints after "Client config", parsed."""
-    after = stdout.split("Client config", 1)[1].split("\n", 1)[1]
+    """The VS Code block `afu9 up` prints (``servers`` shape), parsed."""
+    after = stdout.split("VS Code (.vscode/mcp.json):", 1)[1].split("\n", 1)[1]
     config, _ = json.JSONDecoder().raw_decode(after.lstrip())
     return config
 
@@ -57,7 +57,8 @@ async def test_up_on_a_fresh_folder_serves_factory_prints_how_to_connect_and_sto
         assert f"http://127.0.0.1:{server.port}/mcp" in stdout
         assert f"http://127.0.0.1:{server.port}/health" in stdout
         config = _client_config(stdout)
-        assert config == {"mcpServers": {"afu9-factory": {"type": "http", "url": server.url()}}}
+        assert config == {"servers": {"afu9-factory": {"type": "http", "url": server.url()}}}
+        assert f"claude mcp add --transport http afu9-factory {server.url()}" in stdout
 
         async with Client(server.url()) as client:
             assert [tool.name for tool in (await client.list_tools()).tools] == TOOLS
@@ -68,13 +69,41 @@ async def test_up_on_a_fresh_folder_serves_factory_prints_how_to_connect_and_sto
 
 
 def test_up_tells_clients_to_send_a_token_when_tokens_are_configured(tmp_path: Path) -> None:
-    env = {"AFU9_HTTP_TOKENS": "ci:secret-1"}
+    env = {"AFU9_HTTP_TOKENS": "ci:secret-1-secret-1-secret-1"}
     with afu9_http("up", cwd=tmp_path, data_dir=tmp_path, env=env, port_env="AFU9_FACTORY_PORT") as server:
         stdout = wait_until(lambda: "Press Ctrl+C" in server.stdout() and server.stdout(), timeout=30, what="banner")
     config = _client_config(stdout)
-    entry = config["mcpServers"]["afu9-factory"]  # type: ignore[index]
-    assert entry["headers"] == {"Authorization": "Bearer ${AFU9_TOKEN}"}
+    entry = config["servers"]["afu9-factory"]  # type: ignore[index]
+    assert entry["headers"] == {"Authorization": "Bearer ${input:afu9-token}"}
+    assert config["inputs"][0]["password"] is True  # type: ignore[index]
+    assert '--header "Authorization: Bearer $AFU9_TOKEN"' in stdout
     assert "secret-1" not in stdout
+
+
+def test_config_prints_a_claude_desktop_block_that_starts_each_server_from_any_folder() -> None:
+    result = run_afu9("config", "--client", "claude-desktop", cwd=Path("/"))
+
+    assert result.returncode == 0, result.stderr
+    entry = json.loads(result.stdout)["mcpServers"]["afu9-factory"]
+    assert entry["command"] == "uv"
+    directory = entry["args"][entry["args"].index("--directory") + 1]
+    assert Path(directory).is_absolute()
+    assert (Path(directory) / "pyproject.toml").is_file()
+    assert entry["args"][-3:] == ["afu9", "serve", "factory"]
+
+
+def test_a_taken_port_names_the_option_and_the_setting_that_change_it(tmp_path: Path) -> None:
+    with afu9_http("serve", "factory", "--transport", "http", data_dir=tmp_path / "first") as first:
+        result = run_afu9("serve", "factory", "--transport", "http", "--port", str(first.port), data_dir=tmp_path)
+    assert result.returncode == 1
+    messages = " ".join(entry["msg"] for entry in json_lines(result.stderr))
+    assert "--port or AFU9_FACTORY_PORT" in messages
+
+
+def test_serve_over_http_prints_the_mcp_url(tmp_path: Path) -> None:
+    with afu9_http("serve", "factory", "--transport", "http", data_dir=tmp_path) as server:
+        printed = wait_until(lambda: server.stdout(), timeout=30, what="the URL on stdout")
+    assert printed.strip() == f"afu9 factory: serving MCP at http://127.0.0.1:{server.port}/mcp"
 
 
 def test_up_exits_1_with_a_logged_reason_when_the_factory_port_is_taken(tmp_path: Path) -> None:
@@ -85,7 +114,7 @@ def test_up_exits_1_with_a_logged_reason_when_the_factory_port_is_taken(tmp_path
     assert "Traceback" not in result.stderr
     messages = [entry["msg"] for entry in json_lines(result.stderr)]
     assert any("address already in use" in message for message in messages)
-    assert f"could not serve factory on 127.0.0.1:{first.port}" in messages
+    assert any(m.startswith(f"could not serve factory on 127.0.0.1:{first.port}") for m in messages)
     assert "Press Ctrl+C" not in result.stdout
 
 
@@ -194,7 +223,15 @@ def test_db_upgrade_against_a_closed_port_exits_with_one_clear_line(tmp_path: Pa
     assert result.stdout == ""
 
 
-@pytest.mark.parametrize("url", ["not a url", "mysql://afu9:pw-not-shown-93@127.0.0.1/afu9"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "not a url",
+        "mysql://afu9:pw-not-shown-93@127.0.0.1/afu9",
+        "postgresql://afu9:pw-not-shown-93@127.0.0.1:notaport/afu9",
+        "postgresql://afu9:pw-not-shown-93@127.0.0.1:5432/",
+    ],
+)
 def test_db_upgrade_with_an_unusable_database_url_names_the_setting(url: str, tmp_path: Path) -> None:
     result = run_afu9("db", "upgrade", env={"AFU9_DATABASE_URL": url}, data_dir=tmp_path)
 

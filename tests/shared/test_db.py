@@ -20,13 +20,19 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import make_url
 
+from orchestrator import schema as orchestrator_schema
+from orchestrator.schema import MIGRATIONS as ORCHESTRATOR
+from servers.factory import schema as factory_schema
+from servers.factory.deps import MIGRATIONS as FACTORY
 from shared import schema
-from shared.db import Database, upgrade_schema
-from shared.errors import DependencyUnavailable
+from shared.db import KIT_MIGRATIONS, Database, Migrations, upgrade_schema
+from shared.errors import ConfigError, Conflict, DependencyUnavailable, InvalidArguments
 from shared.settings import CommonSettings
+from tests.demo.server import MIGRATIONS as DEMO
 from tests.tcp_proxy import TcpProxy
 
-MIGRATIONS = Path(schema.__file__).parent / "migrations"
+ENV = Path(schema.__file__).parent / "migrations"
+OWNERS = (KIT_MIGRATIONS, FACTORY, ORCHESTRATOR, DEMO)
 KPI_IDS = {
     "cycle_time",
     "throughput",
@@ -120,12 +126,18 @@ AFU9_TABLES = {
 }
 
 
-def _head() -> str:
+def _head(owner: Migrations) -> str:
     config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("script_location", str(ENV))
+    config.set_main_option("path_separator", "os")
+    config.set_main_option("version_locations", str(owner.versions))
     head = ScriptDirectory.from_config(config).get_current_head()
     assert head is not None
     return head
+
+
+def _every_owner(url: str) -> Database:
+    return Database(url, migrations=OWNERS)
 
 
 def _closed_port() -> int:
@@ -136,8 +148,8 @@ def _closed_port() -> int:
 
 @pytest.fixture
 async def database(database_url: str) -> AsyncIterator[Database]:
-    """A migrated database on the test's backend."""
-    db = Database(database_url)
+    """A database on the test's backend migrated by every owner (kit, factory, orchestrator, demo)."""
+    db = _every_owner(database_url)
     try:
         await db.ensure_schema()
         yield db
@@ -160,9 +172,14 @@ async def _inspect(db: Database, look: Any) -> Any:
 
 async def test_migrations_create_the_schema_and_seed_the_kpi_catalog_and_server_registry(database: Database) -> None:
     async with database.connect() as connection:
-        kpis = (await connection.execute(sa.select(schema.kpi_definitions))).mappings().all()
-        servers = (await connection.execute(sa.select(schema.mcp_servers))).mappings().all()
-        version = (await connection.execute(sa.text("SELECT version_num FROM alembic_version"))).scalars().all()
+        kpis = (await connection.execute(sa.select(factory_schema.kpi_definitions))).mappings().all()
+        servers = (await connection.execute(sa.select(orchestrator_schema.mcp_servers))).mappings().all()
+        versions = {
+            owner.owner: (
+                await connection.execute(sa.text(f"SELECT version_num FROM {owner.version_table}"))  # noqa: S608
+            ).scalar_one()
+            for owner in OWNERS
+        }
 
     assert len(kpis) == 12
     assert {row["kpi_id"] for row in kpis} == KPI_IDS
@@ -176,17 +193,19 @@ async def test_migrations_create_the_schema_and_seed_the_kpi_catalog_and_server_
         "factory": "http://127.0.0.1:3004/mcp",
     }
     assert all(row["enabled"] and row["health_check_url"].endswith("/health") for row in servers)
-    assert version == [_head()]
+    assert versions == {owner.owner: _head(owner) for owner in OWNERS}
 
 
 async def test_upgrading_an_upgraded_database_changes_nothing(database: Database, database_url: str) -> None:
     async with database.connect() as connection:
         await connection.execute(
-            schema.repositories.insert().values(id=uuid.uuid4(), owner="octo", name="factory", config={"a": 1})
+            orchestrator_schema.repositories.insert().values(
+                id=uuid.uuid4(), owner="octo", name="factory", config={"a": 1}
+            )
         )
 
-    await upgrade_schema(database.engine)
-    again = Database(database_url)
+    await upgrade_schema(database.engine, OWNERS)
+    again = _every_owner(database_url)
     try:
         await again.ensure_schema()
         await again.ensure_schema()
@@ -196,14 +215,15 @@ async def test_upgrading_an_upgraded_database_changes_nothing(database: Database
     assert await _scalar(database, "SELECT count(*) FROM kpi_definitions") == 12
     assert await _scalar(database, "SELECT count(*) FROM mcp_servers") == 4
     assert await _scalar(database, "SELECT count(*) FROM repositories") == 1
-    assert await _scalar(database, "SELECT count(*) FROM alembic_version") == 1
-    assert await _scalar(database, "SELECT version_num FROM alembic_version") == _head()
+    for owner in OWNERS:
+        assert await _scalar(database, f"SELECT count(*) FROM {owner.version_table}") == 1  # noqa: S608
+        assert await _scalar(database, f"SELECT version_num FROM {owner.version_table}") == _head(owner)  # noqa: S608
 
 
 async def test_the_migrated_schema_matches_the_schema_module(database: Database) -> None:
     def differences(sync: sa.Connection) -> list[Any]:
         context = MigrationContext.configure(sync, opts={"compare_type": True, "compare_server_default": True})
-        return compare_metadata(context, schema.metadata)
+        return [d for d in compare_metadata(context, schema.metadata) if "alembic_version" not in repr(d)]
 
     async with database.engine.connect() as connection:
         diff = await connection.run_sync(differences)
@@ -226,19 +246,25 @@ async def test_the_afu9_tables_link_up_and_cascade_like_v04(database: Database) 
     workflow, repo, execution, step, run = (uuid.uuid4() for _ in range(5))
     async with database.connect() as connection:
         await connection.execute(
-            schema.workflows.insert().values(id=workflow, name="issue_to_pr", definition={"steps": [{"name": "a"}]})
+            orchestrator_schema.workflows.insert().values(
+                id=workflow, name="issue_to_pr", definition={"steps": [{"name": "a"}]}
+            )
         )
-        await connection.execute(schema.repositories.insert().values(id=repo, owner="octo", name="factory"))
         await connection.execute(
-            schema.workflow_executions.insert().values(
+            orchestrator_schema.repositories.insert().values(id=repo, owner="octo", name="factory")
+        )
+        await connection.execute(
+            orchestrator_schema.workflow_executions.insert().values(
                 id=execution, workflow_id=workflow, repository_id=repo, status="running", input={"issue": 7}
             )
         )
         await connection.execute(
-            schema.workflow_steps.insert().values(id=step, execution_id=execution, step_name="a", step_index=0)
+            orchestrator_schema.workflow_steps.insert().values(
+                id=step, execution_id=execution, step_name="a", step_index=0
+            )
         )
         await connection.execute(
-            schema.agent_runs.insert().values(
+            orchestrator_schema.agent_runs.insert().values(
                 id=run, execution_id=execution, step_id=step, agent_type="react", model="claude", cost_usd=0.0125
             )
         )
@@ -249,18 +275,22 @@ async def test_the_afu9_tables_link_up_and_cascade_like_v04(database: Database) 
         )
 
     async with database.connect() as connection:
-        full_name = (await connection.execute(sa.select(schema.repositories.c.full_name))).scalar_one()
-        definition = (await connection.execute(sa.select(schema.workflows.c.definition))).scalar_one()
-        version = (await connection.execute(sa.select(schema.workflows.c.version))).scalar_one()
+        full_name = (await connection.execute(sa.select(orchestrator_schema.repositories.c.full_name))).scalar_one()
+        definition = (await connection.execute(sa.select(orchestrator_schema.workflows.c.definition))).scalar_one()
+        version = (await connection.execute(sa.select(orchestrator_schema.workflows.c.version))).scalar_one()
         await connection.execute(
-            schema.workflow_executions.delete().where(schema.workflow_executions.c.id == execution)
+            orchestrator_schema.workflow_executions.delete().where(
+                orchestrator_schema.workflow_executions.c.id == execution
+            )
         )
 
     assert full_name == "octo/factory"
     assert definition == {"steps": [{"name": "a"}]}
     assert version == 1
-    for table in ("workflow_steps", "agent_runs", "mcp_tool_calls"):
+    for table in ("workflow_steps", "agent_runs"):
         assert await _scalar(database, f"SELECT count(*) FROM {table}") == 0, table  # noqa: S608
+    # The audit trail keeps its rows: it links to executions without a foreign key, so it never loses a call.
+    assert await _scalar(database, "SELECT count(*) FROM mcp_tool_calls") == 1
 
 
 async def test_the_embedded_sqlite_database_is_created_on_first_use_under_the_data_dir(tmp_path: Path) -> None:
@@ -276,13 +306,13 @@ async def test_the_embedded_sqlite_database_is_created_on_first_use_under_the_da
 
 
 async def test_two_servers_starting_at_once_on_a_fresh_database_both_succeed(database_url: str) -> None:
-    first, second, third = Database(database_url), Database(database_url), Database(database_url)
+    first, second, third = (_every_owner(database_url) for _ in range(3))
     try:
         async with asyncio.timeout(60):
             await asyncio.gather(first.ensure_schema(), second.ensure_schema(), third.ensure_schema())
         assert await _scalar(first, "SELECT count(*) FROM kpi_definitions") == 12
         assert await _scalar(second, "SELECT count(*) FROM mcp_servers") == 4
-        assert await _scalar(third, "SELECT version_num FROM alembic_version") == _head()
+        assert await _scalar(third, "SELECT version_num FROM alembic_version_kit") == _head(KIT_MIGRATIONS)
     finally:
         for db in (first, second, third):
             await db.aclose()
@@ -290,7 +320,8 @@ async def test_two_servers_starting_at_once_on_a_fresh_database_both_succeed(dat
 
 async def test_two_databases_in_one_process_migrate_at_the_same_time(tmp_path: Path, postgres_url: str) -> None:
     """Alembic keeps state in module globals: concurrent upgrades in one process must be serialised."""
-    databases = [Database(f"sqlite+aiosqlite:///{tmp_path / f'{n}.db'}") for n in range(3)] + [Database(postgres_url)]
+    urls = [f"sqlite+aiosqlite:///{tmp_path / f'{n}.db'}" for n in range(3)] + [postgres_url]
+    databases = [_every_owner(url) for url in urls]
     try:
         async with asyncio.timeout(60):
             await asyncio.gather(*(db.ensure_schema() for db in databases))
@@ -358,7 +389,7 @@ async def test_an_unusable_sqlite_path_is_reported_not_ready_and_tools_get_a_cle
 async def test_the_same_database_object_recovers_when_postgres_comes_back(postgres_url: str) -> None:
     target = make_url(postgres_url)
     async with TcpProxy(target.host or "127.0.0.1", target.port or 5432) as proxy:
-        db = Database(target.set(port=proxy.port).render_as_string(hide_password=False))
+        db = _every_owner(target.set(port=proxy.port).render_as_string(hide_password=False))
         try:
             async with asyncio.timeout(30):
                 assert (await db.check()).ok
@@ -389,7 +420,7 @@ async def test_a_database_away_at_start_is_migrated_when_it_arrives(postgres_url
     proxy = TcpProxy(target.host or "127.0.0.1", target.port or 5432)
     await proxy.start()
     await proxy.stop()  # the port is known, nothing listens yet
-    db = Database(target.set(port=proxy.port).render_as_string(hide_password=False))
+    db = _every_owner(target.set(port=proxy.port).render_as_string(hide_password=False))
     try:
         async with asyncio.timeout(30):
             with pytest.raises(DependencyUnavailable):
@@ -400,3 +431,61 @@ async def test_a_database_away_at_start_is_migrated_when_it_arrives(postgres_url
     finally:
         await db.aclose()
         await proxy.stop()
+
+
+# Owners migrate independently; database errors are translated
+
+
+async def test_each_owner_migrates_on_its_own_history_whatever_the_others_did(database_url: str) -> None:
+    factory_only = Database(database_url, migrations=(KIT_MIGRATIONS, FACTORY))
+    everything = _every_owner(database_url)
+    factory_again = Database(database_url, migrations=(KIT_MIGRATIONS, FACTORY))
+    try:
+        await factory_only.ensure_schema()
+        assert await _scalar(factory_only, "SELECT count(*) FROM kpi_definitions") == 12
+        await everything.ensure_schema()  # the orchestrator's and the demo's tables arrive later
+        await factory_again.ensure_schema()  # and a server that knows nothing of them still starts
+        assert await _scalar(everything, "SELECT count(*) FROM mcp_servers") == 4
+    finally:
+        for db in (factory_only, everything, factory_again):
+            await db.aclose()
+
+
+async def test_a_database_of_the_earlier_single_history_layout_is_refused_with_one_clear_sentence(
+    database_url: str,
+) -> None:
+    legacy = Database(database_url)
+    async with legacy.engine.begin() as connection:
+        await connection.execute(sa.text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
+        await connection.execute(sa.text("INSERT INTO alembic_version VALUES ('0002')"))
+    try:
+        with pytest.raises(ConfigError) as raised:
+            await legacy.ensure_schema()
+        status = await legacy.check()
+    finally:
+        await legacy.aclose()
+    assert raised.value.key == "AFU9_DATABASE_URL"
+    assert "earlier AFU-9 pre-release" in str(raised.value)
+    assert not status.ok
+
+
+async def test_a_value_the_database_refuses_and_a_clash_are_translated_into_sentences(postgres_url: str) -> None:
+    db = _every_owner(postgres_url)
+    try:
+        with pytest.raises(InvalidArguments) as too_long:
+            async with db.connect() as connection:
+                await connection.execute(
+                    orchestrator_schema.repositories.insert().values(id=uuid.uuid4(), owner="o" * 300, name="x")
+                )
+        same = [{"id": uuid.uuid4(), "owner": "octo", "name": "same"} for _ in range(2)]
+        with pytest.raises(Conflict) as clash:
+            async with db.connect() as connection:
+                await connection.execute(orchestrator_schema.repositories.insert(), same)
+        assert await _scalar(db, "SELECT count(*) FROM repositories") == 0  # nothing was changed
+    finally:
+        await db.aclose()
+    assert "The database refused a value" in str(too_long.value)
+    assert "too long" in str(too_long.value)
+    assert "INSERT" not in str(too_long.value)
+    assert "clashes with data already stored" in str(clash.value)
+    assert "INSERT" not in str(clash.value)

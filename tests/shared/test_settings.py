@@ -35,7 +35,7 @@ def test_defaults_keep_writes_off_bind_loopback_and_use_the_embedded_sqlite_file
 
 
 def test_comma_separated_lists_are_split_and_trimmed(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AFU9_HTTP_TOKENS", " alice:s3cret-one , bob:s3cret-two,, ")
+    monkeypatch.setenv("AFU9_HTTP_TOKENS", " alice:s3cret-one-0123456 , bob:s3cret-two-0123456,, ")
     monkeypatch.setenv("AFU9_ALLOWED_HOSTS", "afu9.example.com:*,internal-alb:3004")
     monkeypatch.setenv("AFU9_ALLOWED_ORIGINS", "https://console.example.com")
     monkeypatch.setenv("AFU9_FACTORY_TOOLSETS", "kpis")
@@ -44,7 +44,7 @@ def test_comma_separated_lists_are_split_and_trimmed(monkeypatch: pytest.MonkeyP
 
     settings = load_settings(FactorySettings)
 
-    assert settings.http_tokens == ["alice:s3cret-one", "bob:s3cret-two"]
+    assert settings.http_tokens == ["alice:s3cret-one-0123456", "bob:s3cret-two-0123456"]
     assert settings.allowed_hosts == ["afu9.example.com:*", "internal-alb:3004"]
     assert settings.allowed_origins == ["https://console.example.com"]
     assert settings.toolsets == ["kpis"]
@@ -232,13 +232,52 @@ def test_a_refused_database_url_is_not_echoed(
 def test_any_shared_setting_given_for_one_server_beats_the_shared_value(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AFU9_HOST", "10.0.0.1")
     monkeypatch.setenv("AFU9_FACTORY_HOST", "127.0.0.2")
-    monkeypatch.setenv("AFU9_HTTP_TOKENS", "shared:token-1")
-    monkeypatch.setenv("AFU9_FACTORY_HTTP_TOKENS", "factory:token-2,other:token-3")
+    monkeypatch.setenv("AFU9_HTTP_TOKENS", "shared:token-1-0123456789ab")
+    monkeypatch.setenv("AFU9_FACTORY_HTTP_TOKENS", "factory:token-2-0123456789ab,other:token-3-0123456789ab")
     monkeypatch.setenv("AFU9_LOG_LEVEL", "warning")
 
     factory = load_settings(FactorySettings)
     shared = load_settings(CommonSettings)
 
-    assert (factory.host, factory.http_tokens) == ("127.0.0.2", ["factory:token-2", "other:token-3"])
+    assert (factory.host, factory.http_tokens) == (
+        "127.0.0.2",
+        ["factory:token-2-0123456789ab", "other:token-3-0123456789ab"],
+    )
     assert factory.log_level == "WARNING"  # not overridden: the shared value
-    assert (shared.host, shared.http_tokens) == ("10.0.0.1", ["shared:token-1"])
+    assert (shared.host, shared.http_tokens) == ("10.0.0.1", ["shared:token-1-0123456789ab"])
+
+
+@pytest.mark.parametrize("tokens", ["short", "ci:short", "ci:" + "x" * 15, "ok:" + "x" * 20 + ",bad:tiny"])
+def test_a_token_shorter_than_16_characters_stops_the_process_with_one_line(
+    tokens: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("AFU9_HTTP_TOKENS", tokens)
+    with pytest.raises(SystemExit) as raised:
+        load_settings(FactorySettings)
+    err = capsys.readouterr().err
+    assert raised.value.code == 2
+    assert err.count("\n") == 1
+    assert "AFU9_HTTP_TOKENS" in err
+    assert "at least 16" in err
+    assert "short" not in err.replace("shorter", "")  # the token itself is never echoed
+    assert "tiny" not in err
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("postgresql://u@h:notaport/x", "port"),
+        ("postgresql://u@h:99999/x", "port"),
+        ("postgresql://u@h:5432/", "database name"),
+        ("postgresql:///x", "no host"),
+    ],
+)
+def test_a_database_url_that_cannot_work_stops_the_process_naming_the_setting(
+    url: str, reason: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("AFU9_DATABASE_URL", url)
+    with pytest.raises(SystemExit):
+        load_settings(FactorySettings)
+    err = capsys.readouterr().err
+    assert err.startswith("afu9: invalid setting AFU9_DATABASE_URL: ")
+    assert reason in err

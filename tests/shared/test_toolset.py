@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 from mcp import Client
 from mcp.server.mcpserver import MCPServer
 
-from servers.factory.server import build_server
-from servers.factory.settings import FactorySettings
-from servers.factory.tools import TOOLSETS as FACTORY_TOOLSETS
 from shared.errors import ConfigError
-from shared.settings import load_settings
-from shared.toolset import ToolPolicy, Toolset, register_tools, select_tools
-
-FACTORY_READS = ["list_kpis", "get_kpi", "get_kpi_history"]
+from shared.toolset import ToolPolicy, Toolset, build_tools, select
 
 
 def _demo_toolsets(store: list[str]) -> list[Toolset]:
@@ -65,7 +57,11 @@ def _policy(**fields: Any) -> ToolPolicy:
 
 
 def _names(toolsets: list[Toolset], policy: ToolPolicy) -> list[str]:
-    return [spec.name for spec in select_tools(toolsets, policy)]
+    return [spec.name for spec in select(toolsets, policy).tools]
+
+
+def _server(toolsets: list[Toolset], policy: ToolPolicy) -> MCPServer:
+    return MCPServer("demo", tools=build_tools(select(toolsets, policy), None, policy))
 
 
 # Declaration rules
@@ -147,9 +143,7 @@ def test_a_tool_name_used_by_two_toolsets_of_a_server_is_rejected() -> None:
             return "thing"
 
     with pytest.raises(ValueError, match="get_thing declared in more than one toolset"):
-        select_tools([first, second], _policy())
-    with pytest.raises(ValueError, match="get_thing declared in more than one toolset"):
-        register_tools(MCPServer("demo"), [first, second], _policy())
+        select([first, second], _policy())
 
 
 # Honest annotations
@@ -173,30 +167,6 @@ def test_read_and_write_declarations_carry_honest_annotations() -> None:
     assert specs["delete_notes"].destructive_hint is True
     assert specs["delete_notes"].idempotent_hint is True
     assert specs["delete_notes"].open_world_hint is True
-
-
-async def test_clients_see_every_annotation_set_explicitly(
-    factory_settings: Callable[..., FactorySettings],
-) -> None:
-    async with Client(build_server(factory_settings())) as client:
-        tools = {tool.name: tool for tool in (await client.list_tools()).tools}
-
-    assert set(tools) == {"list_kpis", "get_kpi", "record_kpi_measurement", "get_kpi_history"}
-    for tool in tools.values():
-        annotations = tool.annotations
-        assert annotations is not None
-        hints = (
-            annotations.read_only_hint,
-            annotations.destructive_hint,
-            annotations.idempotent_hint,
-            annotations.open_world_hint,
-        )
-        assert None not in hints, tool.name
-        assert annotations.title
-    assert tools["list_kpis"].annotations.read_only_hint is True  # type: ignore[union-attr]
-    record = tools["record_kpi_measurement"].annotations
-    assert record is not None
-    assert (record.read_only_hint, record.destructive_hint, record.idempotent_hint) == (False, False, False)
 
 
 # The serving policy
@@ -235,20 +205,10 @@ def test_enabled_tools_serve_only_those_and_disabled_tools_are_never_served() ->
 
 def test_read_only_mode_hides_every_write_tool_and_keeps_every_read_tool() -> None:
     toolsets = _demo_toolsets([])
-    served = select_tools(toolsets, _policy(read_only=True, writes_allowed=True))
+    served = select(toolsets, _policy(read_only=True, writes_allowed=True)).tools
     assert [spec.name for spec in served] == ["list_notes", "count_notes", "get_time"]
     reads = [spec.name for toolset in toolsets for spec in toolset.tools if spec.read_only]
     assert [spec.name for spec in served] == reads
-
-
-async def test_read_only_mode_on_the_factory_lists_every_read_tool_and_no_write_tool(
-    factory_settings: Callable[..., FactorySettings],
-) -> None:
-    async with Client(build_server(factory_settings(read_only=True, allow_writes=True))) as client:
-        listed = [tool.name for tool in (await client.list_tools()).tools]
-        history = await client.call_tool("get_kpi_history", {"kpi_id": "mttr"})
-    assert listed == FACTORY_READS
-    assert not history.is_error
 
 
 @pytest.mark.parametrize(
@@ -262,20 +222,11 @@ async def test_read_only_mode_on_the_factory_lists_every_read_tool_and_no_write_
 def test_an_unknown_name_in_the_policy_is_a_config_error_naming_the_variable(field: str, env: str, known: str) -> None:
     toolsets = _demo_toolsets([])
     with pytest.raises(ConfigError) as raised:
-        select_tools(toolsets, _policy(**{field: {known, "no_such_thing"}}))
+        select(toolsets, _policy(**{field: {known, "no_such_thing"}}))
     assert raised.value.key == env
     message = str(raised.value)
     assert message.startswith(f"invalid setting {env}: unknown name(s) no_such_thing; known: ")
     assert known in message.split("; known: ")[1]
-
-
-def test_a_factory_server_with_an_unknown_toolset_does_not_build(
-    factory_settings: Callable[..., FactorySettings],
-) -> None:
-    with pytest.raises(ConfigError) as raised:
-        build_server(factory_settings(toolsets=["kpi"]))
-    assert raised.value.key == "AFU9_FACTORY_TOOLSETS"
-    assert "known: kpis" in str(raised.value)
 
 
 # The write gate
@@ -283,9 +234,7 @@ def test_a_factory_server_with_an_unknown_toolset_does_not_build(
 
 async def test_with_writes_allowed_a_write_tool_runs() -> None:
     store: list[str] = []
-    server = MCPServer("demo")
-    register_tools(server, _demo_toolsets(store), _policy(writes_allowed=True))
-    async with Client(server) as client:
+    async with Client(_server(_demo_toolsets(store), _policy(writes_allowed=True))) as client:
         result = await client.call_tool("add_note", {"text": "hello"})
     assert not result.is_error
     assert store == ["hello"]
@@ -293,9 +242,7 @@ async def test_with_writes_allowed_a_write_tool_runs() -> None:
 
 async def test_a_closed_write_gate_lists_the_write_tool_but_refuses_it_and_changes_nothing() -> None:
     store = ["keep me"]
-    server = MCPServer("demo")
-    register_tools(server, _demo_toolsets(store), _policy())
-    async with Client(server) as client:
+    async with Client(_server(_demo_toolsets(store), _policy())) as client:
         listed = [tool.name for tool in (await client.list_tools()).tools]
         added = await client.call_tool("add_note", {"text": "hello"})
         deleted = await client.call_tool("delete_notes", {})
@@ -305,58 +252,8 @@ async def test_a_closed_write_gate_lists_the_write_tool_but_refuses_it_and_chang
     for result in (added, deleted):
         assert result.is_error
         text = result.content[0].text  # type: ignore[union-attr]
-        assert "writes are disabled on the demo server. Nothing was changed." in text
-        assert "AFU9_ALLOW_WRITES=1" in text
-        assert "AFU9_DEMO_ALLOW_WRITES=1" in text
+        assert "writes are disabled on the demo server (AFU9_ALLOW_WRITES is off). Nothing was changed." in text
+        assert "enable writes with AFU9_ALLOW_WRITES=1" in text
     assert store == ["keep me"]
     assert not read.is_error
     assert read.structured_content == {"result": ["keep me"]}
-
-
-async def test_a_gated_write_tool_shows_clients_the_same_schema_as_an_open_one(
-    factory_settings: Callable[..., FactorySettings],
-) -> None:
-    async def listed(settings: FactorySettings) -> dict[str, Any]:
-        async with Client(build_server(settings)) as client:
-            return {tool.name: tool.model_dump() for tool in (await client.list_tools()).tools}
-
-    assert await listed(factory_settings(allow_writes=False)) == await listed(factory_settings(allow_writes=True))
-
-
-async def test_the_factory_refuses_to_record_a_measurement_while_writes_are_off(
-    factory_settings: Callable[..., FactorySettings],
-) -> None:
-    async with Client(build_server(factory_settings(allow_writes=False))) as client:
-        refused = await client.call_tool("record_kpi_measurement", {"kpi_id": "mttr", "value": 42.0})
-        history = await client.call_tool("get_kpi_history", {"kpi_id": "mttr"})
-
-    assert refused.is_error
-    text = refused.content[0].text  # type: ignore[union-attr]
-    assert "record_kpi_measurement changes data, and writes are disabled on the factory server" in text
-    assert "AFU9_ALLOW_WRITES=1" in text
-    assert "AFU9_FACTORY_ALLOW_WRITES=1" in text
-    assert not history.is_error
-    assert history.structured_content is not None
-    assert history.structured_content["measurements"] == []
-    assert history.structured_content["summary"]["count"] == 0
-
-
-async def test_the_per_server_write_setting_opens_the_factory_gate(
-    monkeypatch: pytest.MonkeyPatch, database_url: str, tmp_path: Path
-) -> None:
-    monkeypatch.setenv("AFU9_ALLOW_WRITES", "0")
-    monkeypatch.setenv("AFU9_FACTORY_ALLOW_WRITES", "1")
-    monkeypatch.setenv("AFU9_DATABASE_URL", database_url)
-    monkeypatch.setenv("AFU9_DATA_DIR", str(tmp_path))
-    async with Client(build_server(load_settings(FactorySettings))) as client:
-        recorded = await client.call_tool("record_kpi_measurement", {"kpi_id": "mttr", "value": 42.0})
-        history = await client.call_tool("get_kpi_history", {"kpi_id": "mttr"})
-
-    assert not recorded.is_error
-    assert history.structured_content is not None
-    assert [m["value"] for m in history.structured_content["measurements"]] == [42.0]
-
-
-def test_the_factory_declares_its_tools_through_toolsets() -> None:
-    names = [spec.name for toolset in FACTORY_TOOLSETS for spec in toolset.tools]
-    assert names == ["list_kpis", "get_kpi", "record_kpi_measurement", "get_kpi_history"]

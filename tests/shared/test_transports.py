@@ -1,4 +1,4 @@
-"""shared.transports: who may serve where, which Host/Origin values pass, and serving several servers at once.
+"""shared.transports: who may serve where, and serving several servers at once (the demo server).
 
 Subprocess tests of the HTTP face live in tests/servers/factory/test_http.py; here `serve_http` runs in the
 test's own event loop, which is how `afu9 up` runs every server in one process.
@@ -19,10 +19,9 @@ import httpx2
 import pytest
 from mcp import Client
 
-from servers.factory.server import build_server
-from servers.factory.settings import FactorySettings
 from shared.errors import ConfigError
-from shared.transports import HttpEndpoint, http_app, is_loopback, serve_http, transport_security
+from shared.transports import HttpEndpoint, http_app, is_loopback, serve_http
+from tests.demo.server import SERVER, DemoSettings
 from tests.processes import free_port
 
 
@@ -36,43 +35,28 @@ def test_other_hosts_are_not_loopback(host: str) -> None:
     assert not is_loopback(host)
 
 
-def test_host_checks_admit_loopback_names_plus_the_configured_ones() -> None:
-    settings = FactorySettings(allowed_hosts=["mcp.internal:*"], allowed_origins=["https://ui.example.com"])
-
-    security = transport_security(settings)
-
-    assert security.enable_dns_rebinding_protection
-    assert {"127.0.0.1:*", "localhost:*", "[::1]:*", "mcp.internal:*"} <= set(security.allowed_hosts)
-    assert "evil.example:*" not in security.allowed_hosts
-    assert "https://ui.example.com" in security.allowed_origins
-
-
-def test_a_star_in_allowed_hosts_turns_the_host_check_off() -> None:
-    assert not transport_security(FactorySettings(allowed_hosts=["*"])).enable_dns_rebinding_protection
-
-
 def test_http_off_loopback_without_tokens_is_refused_naming_afu9_http_tokens(tmp_path: Path) -> None:
-    settings = FactorySettings(host="0.0.0.0", data_dir=tmp_path)
+    settings = DemoSettings(host="0.0.0.0", data_dir=tmp_path)
 
     with pytest.raises(ConfigError) as raised:
-        http_app(build_server(settings), settings)
+        http_app(SERVER.build(settings), settings)
 
     assert raised.value.key == "AFU9_HTTP_TOKENS"
     assert "AFU9_HTTP_TOKENS" in str(raised.value)
 
 
 def test_http_off_loopback_with_tokens_is_allowed(tmp_path: Path) -> None:
-    settings = FactorySettings(host="0.0.0.0", http_tokens=["ci:secret-1"], data_dir=tmp_path)
+    settings = DemoSettings(host="0.0.0.0", http_tokens=["ci:secret-1-secret-1-secret"], data_dir=tmp_path)
 
-    assert http_app(build_server(settings), settings) is not None
+    assert http_app(SERVER.build(settings), settings) is not None
 
 
 # --- serve_http: several endpoints in one process -----------------------------------------------------------
 
 
 def _endpoint(name: str, data_dir: Path, port: int) -> HttpEndpoint:
-    settings = FactorySettings(data_dir=data_dir, port=port)
-    return HttpEndpoint(name=name, app=http_app(build_server(settings), settings), host="127.0.0.1", port=port)
+    settings = DemoSettings(data_dir=data_dir, port=port)
+    return HttpEndpoint(name=name, app=http_app(SERVER.build(settings), settings), host="127.0.0.1", port=port)
 
 
 def _listening(port: int) -> bool:
@@ -109,7 +93,7 @@ async def test_serve_http_serves_every_endpoint_then_stops_them_all_on_sigterm(t
                 response = await http.get(f"http://127.0.0.1:{endpoint.port}/health")
                 assert response.status_code == 200
         async with Client(f"http://127.0.0.1:{endpoints[1].port}/mcp") as client:
-            assert not (await client.call_tool("get_kpi", {"kpi_id": "mtbf"})).is_error
+            assert not (await client.call_tool("list_notes", {})).is_error
 
         signal.raise_signal(signal.SIGTERM)
         with anyio.fail_after(30):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import statistics
@@ -15,10 +16,11 @@ import sqlalchemy as sa
 from mcp import Client
 from mcp.types import CallToolResult, TextContent
 
-from servers.factory.server import build_server
+from servers.factory.deps import MIGRATIONS
+from servers.factory.schema import kpi_definitions
+from servers.factory.server import SERVER
 from servers.factory.settings import FactorySettings
-from shared.db import Database
-from shared.schema import kpi_definitions
+from shared.db import KIT_MIGRATIONS, Database
 
 # (kpi_id, name, category, unit, target, direction), as the catalog is seeded.
 CATALOG = [
@@ -99,7 +101,7 @@ async def every_page(client: Client, tool: str, arguments: dict[str, Any], key: 
 
 async def add_definition_version(database_url: str, kpi_id: str, version: int, **changes: Any) -> None:
     """Store a new version of a KPI definition next to the seeded one (no tool writes definitions yet)."""
-    database = Database(database_url)
+    database = Database(database_url, migrations=(KIT_MIGRATIONS, MIGRATIONS))
     try:
         async with database.connect() as connection:
             first = (
@@ -239,8 +241,8 @@ async def test_get_kpi_with_an_unknown_id_lists_the_kpis_that_exist(factory_clie
 async def test_get_kpi_rejects_an_id_that_cannot_be_a_kpi_naming_the_field(factory_client: Client) -> None:
     for kpi_id in ["MTTR", "mttr; drop table kpi_definitions", "m", "1mttr"]:
         message = refused(await factory_client.call_tool("get_kpi", {"kpi_id": kpi_id}))
-        assert "validation error" in message, kpi_id
-        assert "kpi_id" in message, kpi_id
+        assert message.startswith("Error executing tool get_kpi: Invalid arguments: kpi_id: "), kpi_id
+        assert "https://" not in message
 
 
 # -- record_kpi_measurement ----------------------------------------------------------------------------------------
@@ -310,8 +312,42 @@ async def test_reusing_an_idempotency_key_for_a_different_measurement_is_refused
 
     assert message == (
         "Error executing tool record_kpi_measurement: Idempotency key 'run-42/mttr' was already used for a "
-        "different measurement (mttr=42.0 in scope factory); use a new key."
+        "record_kpi_measurement call with different values; use a new key for a different write."
     )
+    history = ok(await factory_client.call_tool("get_kpi_history", {"kpi_id": "mttr"}))
+    assert history["summary"]["count"] == 1
+
+
+async def test_concurrent_calls_with_one_key_and_the_same_values_all_answer_with_the_one_stored_result(
+    factory_client: Client,
+) -> None:
+    arguments = {"kpi_id": "mttr", "value": 42.0, "idempotency_key": "race-1"}
+    results = await asyncio.gather(*(factory_client.call_tool("record_kpi_measurement", arguments) for _ in range(6)))
+
+    answers = [ok(result) for result in results]
+    assert len({answer["measurement"]["id"] for answer in answers}) == 1
+    assert sorted(answer["created"] for answer in answers) == [False] * 5 + [True]
+    history = ok(await factory_client.call_tool("get_kpi_history", {"kpi_id": "mttr"}))
+    assert history["summary"]["count"] == 1
+
+
+async def test_concurrent_calls_with_one_key_and_different_values_write_once_and_refuse_the_rest_clearly(
+    factory_client: Client,
+) -> None:
+    results = await asyncio.gather(
+        *(
+            factory_client.call_tool(
+                "record_kpi_measurement", {"kpi_id": "mttr", "value": float(n), "idempotency_key": "race-2"}
+            )
+            for n in range(6)
+        )
+    )
+
+    written = [result for result in results if not result.is_error]
+    refusals = [refused(result) for result in results if result.is_error]
+    assert len(written) == 1
+    assert len(refusals) == 5
+    assert all("was already used for a record_kpi_measurement call with different values" in r for r in refusals)
     history = ok(await factory_client.call_tool("get_kpi_history", {"kpi_id": "mttr"}))
     assert history["summary"]["count"] == 1
 
@@ -371,11 +407,16 @@ async def test_recording_invalid_arguments_is_refused_naming_the_field_and_store
         ({"kpi_id": "mttr", "value": 1.0, "scope": ""}, "scope"),
         ({"kpi_id": "mttr", "value": 1.0, "scope": "s" * 256}, "scope"),
         ({"kpi_id": "mttr", "value": 1.0, "idempotency_key": ""}, "idempotency_key"),
+        ({"kpi_id": "mttr", "value": 1e308}, "value"),
+        ({"kpi_id": "mttr", "value": -1e13}, "value"),
+        ({"kpi_id": "mttr", "value": 1.0, "scope": "fac\x00tory"}, "scope"),
+        ({"kpi_id": "mttr", "value": 1.0, "sauce": "x"}, "sauce"),
     ]
     for arguments, named in cases:
         message = refused(await factory_client.call_tool("record_kpi_measurement", arguments))
-        assert "validation error" in message, arguments
-        assert f"\n{named}\n" in message, arguments
+        assert message.startswith("Error executing tool record_kpi_measurement: Invalid arguments: "), arguments
+        assert f" {named}" in message, arguments
+        assert "\n" not in message
     history = ok(await factory_client.call_tool("get_kpi_history", {"kpi_id": "mttr"}))
     assert history["summary"]["count"] == 0
 
@@ -402,11 +443,11 @@ async def test_recording_for_an_unknown_kpi_lists_the_kpis_that_exist(factory_cl
 async def test_recording_is_refused_while_the_write_gate_is_closed(
     factory_settings: Callable[..., FactorySettings],
 ) -> None:
-    async with Client(build_server(factory_settings(allow_writes=False))) as client:
+    async with Client(SERVER.build(factory_settings(allow_writes=False))) as client:
         message = refused(await client.call_tool("record_kpi_measurement", {"kpi_id": "mttr", "value": 1.0}))
         history = ok(await client.call_tool("get_kpi_history", {"kpi_id": "mttr"}))
 
-    assert "writes are disabled on the factory server. Nothing was changed." in message
+    assert "writes are disabled on the factory server (AFU9_ALLOW_WRITES is off). Nothing was changed." in message
     assert "AFU9_ALLOW_WRITES=1" in message
     assert history["summary"]["count"] == 0
 

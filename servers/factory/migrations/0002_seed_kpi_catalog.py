@@ -1,4 +1,4 @@
-"""Seed the factory KPI catalog (version 1 of the 12 AFU-9 factory KPIs) and the MCP server registry.
+"""Seed the factory KPI catalog: version 1 of the 12 AFU-9 factory KPIs.
 
 Revision ID: 0002
 Revises: 0001
@@ -7,7 +7,6 @@ Create Date: 2026-11-27
 
 from __future__ import annotations
 
-import uuid
 from typing import cast
 
 import sqlalchemy as sa
@@ -145,14 +144,6 @@ KPIS: list[tuple[str, str, str, str, float, str, str, str]] = [
 ]
 
 # (name, description, port): the AFU-9 sidecar layout.
-SERVERS: list[tuple[str, str, int]] = [
-    ("github", "Issues, pull requests, branches, contents, commits, repos, Actions runs, webhooks", 3001),
-    ("deploy", "ECS rollouts, rollback, CloudFormation change sets, secret preflight", 3002),
-    ("observability", "CloudWatch logs, metrics and alarms, ALB target health, service health", 3003),
-    ("factory", "Factory KPIs, cost attribution, prompt library", 3004),
-]
-
-
 def upgrade() -> None:
     kpi_definitions = sa.table(
         "kpi_definitions",
@@ -190,30 +181,8 @@ def upgrade() -> None:
             for kpi_id, name, category, unit, target, direction, description, formula in KPIS
         ],
     )
-    mcp_servers = sa.table(
-        "mcp_servers",
-        sa.column("id", sa.Uuid()),
-        sa.column("name"),
-        sa.column("description"),
-        sa.column("endpoint"),
-        sa.column("health_check_url"),
-    )
-    op.bulk_insert(
-        mcp_servers,
-        [
-            {
-                "id": uuid.uuid5(uuid.NAMESPACE_URL, f"afu9:mcp_servers:{name}"),
-                "name": name,
-                "description": description,
-                "endpoint": f"http://127.0.0.1:{port}/mcp",
-                "health_check_url": f"http://127.0.0.1:{port}/health",
-            }
-            for name, description, port in SERVERS
-        ],
-    )
 
 
 def downgrade() -> None:
     op.execute(sa.text("DELETE FROM kpi_measurements"))
     op.execute(sa.text("DELETE FROM kpi_definitions"))
-    op.execute(sa.text("DELETE FROM mcp_servers"))

@@ -1,0 +1,101 @@
+"""Tool arguments as the kit checks them: strict schemas, one short sentence per bad field, storable text.
+
+- :func:`strict_model` turns the SDK's argument model into one that forbids unknown arguments, so every input
+  schema says ``additionalProperties: false`` and a misspelt argument is refused instead of silently ignored.
+- :func:`explain` writes a validation failure the way a model can act on it: which argument, what is wrong,
+  what is accepted. No values are echoed (they may be huge, or secret) and no documentation URLs.
+- :func:`unstorable_text` finds text no database or API takes (NUL, unpaired surrogates) before it reaches one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, cast
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic_core import ErrorDetails
+
+__all__ = ["explain", "strict_model", "unstorable_text"]
+
+_MAX_SENTENCES = 5
+_MAX_DEPTH = 20
+
+
+def strict_model(model: type[BaseModel]) -> type[BaseModel]:
+    """A subclass of ``model`` that refuses arguments it does not declare."""
+    config = ConfigDict(**{**model.model_config, "extra": "forbid"})  # pyright: ignore[reportArgumentType]
+    namespace: dict[str, Any] = {"model_config": config, "__module__": model.__module__, "__doc__": model.__doc__}
+    return cast("type[BaseModel]", type(model.__name__, (model,), namespace))
+
+
+def explain(error: ValidationError, accepted: Iterable[str]) -> str:
+    """One sentence per bad argument (at most five), naming it, what is wrong and what is accepted."""
+    names = sorted(accepted)
+    sentences: list[str] = []
+    unknown: list[str] = []
+    for detail in error.errors(include_url=False, include_input=False):
+        field = _field(detail)
+        kind = detail["type"]
+        if kind == "extra_forbidden":
+            unknown.append(field)
+        elif kind == "missing":
+            sentences.append(f"{field} is required.")
+        else:
+            sentences.append(f"{field}: {_message(detail)}.")
+    if unknown:
+        listed = ", ".join(unknown)
+        noun = "argument" if len(unknown) == 1 else "arguments"
+        sentences.insert(0, f"Unknown {noun} {listed}; this tool accepts: {', '.join(names) or 'no arguments'}.")
+    if len(sentences) > _MAX_SENTENCES:
+        more = len(sentences) - _MAX_SENTENCES
+        sentences = [*sentences[:_MAX_SENTENCES], f"({more} more problem{'s' if more > 1 else ''})"]
+    return "Invalid arguments: " + " ".join(sentences)
+
+
+def _field(detail: ErrorDetails) -> str:
+    # The location inside a union member's type ("str", "int") says nothing to a model: keep names and indexes.
+    parts = [str(part) for part in detail["loc"] if isinstance(part, int) or not _is_type_tag(str(part))]
+    return ".".join(parts) or "arguments"
+
+
+def _is_type_tag(part: str) -> bool:
+    return part in {"str", "int", "float", "bool", "none", "list", "dict"} or "[" in part or part.endswith("]")
+
+
+def _message(detail: ErrorDetails) -> str:
+    message = detail["msg"]
+    message = message[0].lower() + message[1:] if message else "invalid value"
+    return message.replace("Input should", "should").replace("input should", "should").rstrip(".")
+
+
+def unstorable_text(value: object, path: str = "", depth: int = 0) -> str | None:
+    """The path of the first string in ``value`` (keys included) that holds NUL or an unpaired surrogate."""
+    if depth > _MAX_DEPTH:
+        return None
+    if isinstance(value, str):
+        return path or "value" if _bad(value) else None
+    if isinstance(value, Mapping):
+        for key, item in cast("Mapping[object, object]", value).items():
+            name = str(key)
+            where = f"{path}.{name}" if path else name
+            if _bad(name):
+                return where
+            found = unstorable_text(item, where, depth + 1)
+            if found:
+                return found
+    elif isinstance(value, Sequence) and not isinstance(value, bytes | bytearray):
+        for index, item in enumerate(cast("Sequence[object]", value)):
+            found = unstorable_text(item, f"{path}[{index}]", depth + 1)
+            if found:
+                return found
+    return None
+
+
+def _bad(text: str) -> bool:
+    if "\x00" in text:
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False

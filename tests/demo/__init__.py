@@ -1,0 +1,1 @@
+"""The kit's demo server (tests only)."""
