@@ -14,14 +14,22 @@ from typing import Any
 
 import anyio
 from mcp import Client
-from mcp.types import Tool
+from mcp.types import Prompt, Resource, ResourceTemplate, Tool
 
 from servers.registry import definitions
 from shared.server import Afu9Server, ServerDefinition
 from shared.settings import ServerSettings
 from shared.toolset import Toolset, ToolSpec
 
-__all__ = ["SuiteServer", "list_every_tool", "listed_tools", "sqlite_url_in", "suite_servers"]
+__all__ = [
+    "SuiteServer",
+    "Surface",
+    "list_every_tool",
+    "listed_surface",
+    "listed_tools",
+    "sqlite_url_in",
+    "suite_servers",
+]
 
 
 @dataclass(frozen=True)
@@ -91,3 +99,31 @@ def listed_tools(server_name: str) -> tuple[Tool, ...]:
                 return await list_every_tool(client)
 
     return tuple(anyio.run(fetch, backend="asyncio"))
+
+
+@dataclass(frozen=True)
+class Surface:
+    """What a server offers beside tools: prompts, resources and resource templates, and its instructions."""
+
+    prompts: tuple[Prompt, ...]
+    resources: tuple[Resource, ...]
+    templates: tuple[ResourceTemplate, ...]
+    instructions: str
+
+
+@functools.cache
+def listed_surface(server_name: str) -> Surface:
+    """What ``prompts/list``, ``resources/list`` and ``resources/templates/list`` show (computed once)."""
+    server = next(server for server in suite_servers() if server.name == server_name)
+
+    async def fetch() -> Surface:
+        with tempfile.TemporaryDirectory() as folder:
+            async with Client(server.build(Path(folder))) as client:
+                return Surface(
+                    prompts=tuple((await client.list_prompts()).prompts),
+                    resources=tuple((await client.list_resources()).resources),
+                    templates=tuple((await client.list_resource_templates()).resource_templates),
+                    instructions=client.instructions or "",
+                )
+
+    return anyio.run(fetch, backend="asyncio")

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from mcp.types import Tool, ToolAnnotations
 
-from tests.suite import SuiteServer, listed_tools, suite_servers
+from tests.suite import SuiteServer, listed_surface, listed_tools, suite_servers
 from tests.toolsnaps import (
     assert_matches_snapshot,
     snapshot_form,
@@ -72,8 +72,49 @@ def test_every_tool_definition_matches_its_snapshot(server: str, name: str) -> N
     assert_matches_snapshot(snapshot_path(server, name), snapshot_form(_tool(server, name)))
 
 
+PROMPTS = [
+    pytest.param(server.name, spec.name, id=f"{server.name}/prompt.{spec.name}")
+    for server in suite_servers()
+    for toolset in server.toolsets
+    for spec in toolset.prompts
+]
+RESOURCES = [
+    pytest.param(server.name, spec.name, id=f"{server.name}/resource.{spec.name}")
+    for server in suite_servers()
+    for toolset in server.toolsets
+    for spec in toolset.resources
+]
+
+
+def _surface_item(server: str, name: str) -> Any:
+    surface = listed_surface(server)
+    found = [item for item in (*surface.prompts, *surface.resources, *surface.templates) if item.name == name]
+    assert found, f"{server} declares {name} but it is not listed"
+    return found[0]
+
+
+@pytest.mark.parametrize(("server", "name"), PROMPTS)
+def test_every_prompt_definition_matches_its_snapshot(server: str, name: str) -> None:
+    prompt = _surface_item(server, name)
+    assert_matches_snapshot(snapshot_path(server, f"prompt.{name}"), snapshot_form(prompt))
+
+
+@pytest.mark.parametrize(("server", "name"), RESOURCES)
+def test_every_resource_definition_matches_its_snapshot(server: str, name: str) -> None:
+    resource = _surface_item(server, name)
+    assert_matches_snapshot(snapshot_path(server, f"resource.{name}"), snapshot_form(resource))
+
+
 def test_no_snapshot_is_left_for_a_tool_that_no_longer_exists() -> None:
-    tools = {server.name: [tool.name for tool in listed_tools(server.name)] for server in suite_servers()}
+    tools = {
+        server.name: [tool.name for tool in listed_tools(server.name)]
+        + [f"prompt.{p.name}" for p in listed_surface(server.name).prompts]
+        + [
+            f"resource.{r.name}"
+            for r in (*listed_surface(server.name).resources, *listed_surface(server.name).templates)
+        ]
+        for server in suite_servers()
+    }
     stale = stale_snapshots(tools)
     if update_requested():
         for path in stale:
@@ -181,6 +222,55 @@ def test_every_input_schema_is_a_flat_object_with_described_properties(server: s
     assert isinstance(schema.get("properties", {}), dict)
     assert set(schema.get("required", [])) <= set(schema.get("properties", {})), f"{server}/{name}"
     assert _properties_without_description(schema, "input") == [], f"{server}/{name}: undescribed arguments"
+
+
+@pytest.mark.parametrize(("server", "name"), TOOLS)
+def test_every_input_schema_refuses_arguments_it_does_not_declare(server: str, name: str) -> None:
+    assert _tool(server, name).input_schema.get("additionalProperties") is False, f"{server}/{name}"
+
+
+@pytest.mark.parametrize(("server", "name"), PROMPTS)
+def test_every_prompt_says_what_it_does_and_describes_its_arguments(server: str, name: str) -> None:
+    prompt = _surface_item(server, name)
+    assert len((prompt.description or "").strip()) >= MIN_DESCRIPTION, f"{server}/{name}"
+    assert prompt.title, f"{server}/{name} has no title"
+    for argument in prompt.arguments or []:
+        assert (argument.description or "").strip(), f"{server}/{name}: argument {argument.name} is undescribed"
+
+
+@pytest.mark.parametrize(("server", "name"), RESOURCES)
+def test_every_resource_says_what_it_holds_and_its_media_type(server: str, name: str) -> None:
+    resource = _surface_item(server, name)
+    assert len((resource.description or "").strip()) >= 40, f"{server}/{name}"
+    assert resource.title, f"{server}/{name} has no title"
+    assert resource.mime_type, f"{server}/{name} has no media type"
+
+
+def test_prompt_and_resource_names_are_unique_across_every_server() -> None:
+    names = [
+        item.name
+        for server in suite_servers()
+        for item in (
+            *listed_surface(server.name).prompts,
+            *listed_surface(server.name).resources,
+            *listed_surface(server.name).templates,
+        )
+    ]
+    assert [name for name, count in Counter(names).items() if count > 1] == []
+
+
+@pytest.mark.parametrize("server", SERVERS)
+def test_the_instructions_never_name_a_tool_the_server_does_not_serve(server: SuiteServer, tmp_path: Path) -> None:
+    declared = {spec.name for spec in server.specs}
+    policies: list[dict[str, Any]] = [{"read_only": True}]
+    policies += [{"toolsets": [toolset.name]} for toolset in server.toolsets]
+    policies += [{"disabled_tools": [name]} for name in sorted(declared)]
+    assert listed_surface(server.name).instructions
+    for policy in policies:
+        built = server.build(tmp_path, **policy)
+        served = {spec.name for spec in built.selection.tools}
+        mentioned = {name for name in declared if re.search(rf"\b{name}\b", built.instructions or "")}
+        assert mentioned <= served, (policy, mentioned - served)
 
 
 @pytest.mark.parametrize(("server", "name"), TOOLS)

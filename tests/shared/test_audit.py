@@ -431,3 +431,38 @@ async def test_records_pushed_out_of_a_full_queue_are_counted_dropped_only_if_th
 
     assert (audit.written, audit.dropped) == (3, 2)
     assert [row["tool_name"] for row in await _rows(postgres_url)] == ["tool_2", "tool_3", "tool_4"]
+
+
+@pytest.mark.parametrize(
+    "request_id",
+    ["r" * 400, 2**70, -7, 1.5, TOKEN, "", "\u202eid"],
+    ids=["long", "huge", "negative", "float", "token", "empty", "rtl"],
+)
+async def test_any_json_rpc_id_gets_its_answer_and_an_audit_row_cut_and_redacted(
+    request_id: object, tmp_path: Path
+) -> None:
+    settings = DemoSettings(data_dir=tmp_path)
+    server = SERVER.build(settings)
+    app = http_app(server, settings, stateless=True)
+    headers = {
+        "accept": "application/json, text/event-stream",
+        "content-type": "application/json",
+        "mcp-protocol-version": "2025-11-25",
+    }
+    body = {"jsonrpc": "2.0", "id": request_id, "method": "tools/call", "params": {"name": "list_notes"}}
+    async with (
+        app.router.lifespan_context(app),
+        httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://127.0.0.1:3999") as http,
+    ):
+        response = await http.post("/mcp", json=body, headers=headers)
+        await _eventually(lambda: server.audit.pending == 0)
+    if isinstance(request_id, float):
+        # Not a JSON-RPC id (string or integer): the SDK takes the message as a notification; nothing breaks.
+        assert response.status_code == 202
+        return
+    assert response.status_code == 200, response.text
+    assert response.json()["id"] == request_id
+    [row] = await _rows(f"sqlite+aiosqlite:///{(tmp_path / 'afu9.db').as_posix()}")
+    assert row["tool_name"] == "list_notes"
+    assert len(row["request_id"]) <= 255
+    assert TOKEN not in repr(row)

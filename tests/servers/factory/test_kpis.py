@@ -618,3 +618,31 @@ async def test_a_measurement_is_judged_against_the_definition_version_it_was_rec
     assert replay == {"measurement": before["measurement"], "created": False}
     assert [(m["kpi_version"], m["meets_target"]) for m in history["measurements"]] == [(1, True), (2, False)]
     assert (history["target"], history["summary"]["latest_meets_target"]) == (30.0, False)
+
+
+async def test_the_largest_values_a_kpi_holds_keep_its_history_and_summary_exact(factory_client: Client) -> None:
+    for n, value in enumerate([1e12, 1e12, 1e12, -1e12]):
+        await record(factory_client, "cost_per_outcome", value, measured_at=iso(T0 + timedelta(hours=n)))
+    history = ok(
+        await factory_client.call_tool(
+            "get_kpi_history",
+            {"kpi_id": "cost_per_outcome", "start": iso(T0), "end": iso(T0 + timedelta(days=1))},
+        )
+    )
+    assert history["summary"] | {"latest_meets_target": None} == {
+        "count": 4,
+        "min": -1e12,
+        "max": 1e12,
+        "mean": 5e11,
+        "latest": -1e12,
+        "latest_meets_target": None,
+    }
+
+
+async def test_a_value_beyond_what_a_kpi_holds_is_refused_naming_the_range_and_history_keeps_working(
+    factory_client: Client,
+) -> None:
+    message = refused(await factory_client.call_tool("record_kpi_measurement", {"kpi_id": "mttr", "value": 1e308}))
+    assert "value: should be less than or equal to 1000000000000" in message
+    history = ok(await factory_client.call_tool("get_kpi_history", {"kpi_id": "mttr"}))
+    assert history["summary"]["count"] == 0
