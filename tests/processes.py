@@ -98,14 +98,17 @@ def json_lines(text: str) -> list[dict[str, Any]]:
 class ServerProcess:
     """A started subprocess with its output files; ``port`` is set for HTTP servers."""
 
-    def __init__(self, process: subprocess.Popen[bytes], folder: Path, port: int | None) -> None:
+    def __init__(
+        self, process: subprocess.Popen[bytes], folder: Path, port: int | None, host: str = "127.0.0.1"
+    ) -> None:
         self.process = process
         self.folder = folder
         self.port = port
+        self.host = host
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def url(self, path: str = "/mcp") -> str:
         return f"{self.base_url}{path}"
@@ -164,6 +167,7 @@ def start(
     data_dir: Path | None = None,
     cwd: Path | None = None,
     port: int | None = None,
+    host: str = "127.0.0.1",
 ) -> Iterator[ServerProcess]:
     """Run ``command`` with output captured to files; killed on exit from the block whatever happened."""
     with tempfile.TemporaryDirectory(prefix="afu9-proc-") as folder:
@@ -177,7 +181,7 @@ def start(
                 env=subprocess_env(env, data_dir=data_dir),
                 cwd=cwd or ROOT,
             )
-        server = ServerProcess(process, out, port)
+        server = ServerProcess(process, out, port, host)
         try:
             yield server
         finally:
@@ -192,6 +196,7 @@ def afu9_http(
     cwd: Path | None = None,
     port_env: str | None = None,
     attempts: int = 3,
+    host: str = "127.0.0.1",
 ) -> Iterator[ServerProcess]:
     """``afu9 <args> --port <free>`` (or the port in ``port_env``), started and healthy; always stopped.
 
@@ -202,7 +207,7 @@ def afu9_http(
         port = free_port()
         command = [*AFU9, *args] if port_env else [*AFU9, *args, "--port", str(port)]
         extra = {port_env: str(port)} if port_env else {}
-        with start(command, env={**(env or {}), **extra}, data_dir=data_dir, cwd=cwd, port=port) as server:
+        with start(command, env={**(env or {}), **extra}, data_dir=data_dir, cwd=cwd, port=port, host=host) as server:
             try:
                 server.wait_for_health()
             except AssertionError:

@@ -300,3 +300,32 @@ def test_serving_http_off_loopback_without_tokens_exits_at_start_naming_afu9_htt
     assert "AFU9_HTTP_TOKENS" in lines[0]
     assert "Traceback" not in result.stderr
     assert result.stdout == ""
+
+
+# --- the server's own address, session limits -------------------------------------------------------------------
+
+
+async def test_a_server_bound_to_another_loopback_address_answers_to_it_with_and_without_a_port(
+    tmp_path: Path,
+) -> None:
+    with afu9_http(*SERVE_HTTP, "--host", "127.0.0.2", data_dir=tmp_path, host="127.0.0.2") as server:
+        url = server.url()
+        with_port = await _post(url)
+        without_port = await _post(url, headers={"Host": "127.0.0.2"})
+        foreign = await _post(url, headers={"Host": f"evil.example:{server.port}"})
+        wait_until(lambda: "AFU9_ALLOWED_HOSTS" in server.stderr(), timeout=10, what="the refusal in the log")
+    assert with_port.status_code == 200, with_port.text
+    assert without_port.status_code == 200, without_port.text
+    assert foreign.status_code == 421
+    assert "AFU9_ALLOWED_HOSTS" in foreign.text
+
+
+async def test_one_client_cannot_open_more_sessions_than_its_share(tmp_path: Path) -> None:
+    env = {"AFU9_HTTP_TOKENS": f"ci:{SECRET_1},{OTHER_2}", "AFU9_MAX_SESSIONS_PER_CLIENT": "2"}
+    with afu9_http(*SERVE_HTTP, env=env, data_dir=tmp_path) as server:
+        mine = {"Authorization": f"Bearer {SECRET_1}"}
+        opened = [await _post(server.url(), headers=mine) for _ in range(3)]
+        other = await _post(server.url(), headers={"Authorization": f"Bearer {OTHER_2}"})
+    assert [response.status_code for response in opened] == [200, 200, 503]
+    assert "Too many open sessions for this client" in opened[2].text
+    assert other.status_code == 200
