@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, cast
 
@@ -91,11 +92,8 @@ def unstorable_text(value: object, path: str = "", depth: int = 0) -> str | None
     return None
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _bad(text: str) -> bool:
-    if "\x00" in text:
-        return True
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
+    return "\x00" in text or (not text.isascii() and _SURROGATE.search(text) is not None)

@@ -35,11 +35,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import pydantic_core
+from mcp.server.context import CallNext, HandlerResult, ServerMiddleware, ServerRequestContext
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, UnexpectedToolError
 from mcp.server.mcpserver.prompts import Prompt
 from mcp.server.mcpserver.tools import Tool
 from mcp.shared.exceptions import MCPError
-from mcp.types import CallToolResult, TextContent, ToolAnnotations
+from mcp.types import INVALID_PARAMS, CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, ValidationError
 
 from shared.arguments import explain, strict_model, unstorable_text
@@ -465,18 +466,59 @@ def _closed_gate(spec: ToolSpec, fn: ToolFn, policy: ToolPolicy) -> ToolFn:
 
 def register_prompts_and_resources(server: MCPServer[Any], selection: Selection, deps: object) -> None:
     """Add ``selection``'s prompts and resources to ``server`` (deps bound), and their completions."""
+    prompts: dict[str, Prompt] = {}
     for spec in selection.prompts:
-        server.add_prompt(
-            Prompt.from_function(
-                bind_deps(spec.fn, deps), name=spec.name, title=spec.title, description=spec.description
-            )
+        prompt = Prompt.from_function(
+            _prompt_renderer(spec, deps), name=spec.name, title=spec.title, description=spec.description
         )
+        server.add_prompt(prompt)
+        prompts[spec.name] = prompt
+    server.middleware.append(_prompt_requests(prompts))
     for spec in selection.resources:
         server.resource(
             spec.uri, name=spec.name, title=spec.title, description=spec.description, mime_type=spec.mime_type
         )(_resource_reader(spec, deps))
     if selection.prompts or any(spec.is_template for spec in selection.resources):
         server.completion()(_completions(selection, deps))
+
+
+def _prompt_renderer(spec: PromptSpec, deps: object) -> ToolFn:
+    """The prompt function as the SDK calls it: deps bound, our errors shown as invalid params (not a crash)."""
+    bound = bind_deps(spec.fn, deps)
+
+    @functools.wraps(bound)
+    async def render(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return await bound(*args, **kwargs)
+        except CallError as error:
+            raise MCPError(code=INVALID_PARAMS, message=str(error)) from None
+
+    render.__signature__ = inspect.signature(bound)  # type: ignore[attr-defined]
+    render.__annotations__ = dict(bound.__annotations__)
+    del render.__wrapped__  # type: ignore[attr-defined]
+    return render
+
+
+def _prompt_requests(prompts: Mapping[str, Prompt]) -> ServerMiddleware[Any]:
+    """Middleware: an unknown prompt or a missing argument is a sentence (the SDK answers 'Internal error')."""
+
+    async def check_prompt(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        if ctx.method == "prompts/get":
+            params: Mapping[str, Any] = ctx.params or {}
+            name: object = params.get("name")
+            prompt = prompts.get(name) if isinstance(name, str) else None
+            if prompt is None:
+                known = ", ".join(prompts) or "none"
+                raise MCPError(code=INVALID_PARAMS, message=f"Unknown prompt: {str(name)[:200]}. Prompts: {known}.")
+            given: Mapping[str, Any] = params.get("arguments") or {}
+            missing = [a.name for a in prompt.arguments or [] if a.required and a.name not in given]
+            if missing:
+                raise MCPError(
+                    code=INVALID_PARAMS, message=f"{prompt.name} needs the argument(s) {', '.join(missing)}."
+                )
+        return await call_next(ctx)
+
+    return check_prompt
 
 
 def _resource_reader(spec: ResourceSpec, deps: object) -> ToolFn:

@@ -224,3 +224,20 @@ async def test_a_dependency_check_that_hangs_or_raises_is_reported_down_without_
 def test_the_definition_reads_name_and_port_from_its_settings(tmp_path: Path) -> None:
     assert (SERVER.name, SERVER.port, SERVER.env_prefix) == ("demo", 3999, "AFU9_DEMO_")
     assert DemoSettings(data_dir=tmp_path).port == 3999
+
+
+@pytest.mark.parametrize(
+    ("name", "arguments", "message"),
+    [
+        ("summarise_note", {"note_id": "nope"}, "There is no note 'nope'; call list_notes for the ids."),
+        ("summarise_note", {}, "summarise_note needs the argument(s) note_id."),
+        ("no_such_prompt", {}, "Unknown prompt: no_such_prompt. Prompts: summarise_note."),
+    ],
+)
+async def test_a_prompt_that_cannot_be_rendered_answers_invalid_params_with_a_sentence(
+    demo_client: Client, name: str, arguments: dict[str, str], message: str
+) -> None:
+    with pytest.raises(MCPError) as raised:
+        await demo_client.get_prompt(name, arguments)
+    assert raised.value.code == -32602
+    assert raised.value.message == message
