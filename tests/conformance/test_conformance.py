@@ -29,8 +29,10 @@ from conformance.node_tools import NodeTools, factory_http, node_tools
 
 pytestmark = pytest.mark.node
 
-# Apply to any server over HTTP (server-initialize ... prompts-list, server-sse-multiple-streams), and to a
-# local, unauthenticated one (dns-rebinding-protection: Host/Origin checks are on for loopback by default).
+# Apply to any server over HTTP (server-initialize ... prompts-list, server-sse-multiple-streams), to a
+# local, unauthenticated one (dns-rebinding-protection: Host/Origin checks are on for every route), and to a
+# server that offers logging and completions (every server on the kit does: MCP logging is the kit's, and the
+# factory completes the arguments of its prompt and resource template).
 SCENARIOS = [
     "server-initialize",
     "ping",
@@ -39,10 +41,9 @@ SCENARIOS = [
     "prompts-list",
     "server-sse-multiple-streams",
     "dns-rebinding-protection",
+    "logging-set-level",
+    "completion-complete",
 ]
-
-# Run only when the server advertises the capability; the factory server offers neither today.
-IF_OFFERED = {"logging-set-level": "logging", "completion-complete": "completions"}
 
 # Scenarios that do not apply in --stateless mode, and why.
 NOT_STATELESS = {
@@ -60,7 +61,6 @@ CASES = [
     for scenario in SCENARIOS
     if not (mode == "stateless" and scenario in NOT_STATELESS)
 ]
-OPTIONAL_CASES = [pytest.param(mode, scenario, id=f"{mode}-{scenario}") for mode in MODES for scenario in IF_OFFERED]
 
 RUN_TIMEOUT = 60.0
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")  # the CLI colours its report whatever the terminal
@@ -113,24 +113,6 @@ def test_factory_server_passes_the_conformance_scenario(
     tools: NodeTools, servers: dict[str, ServerProcess], tmp_path: Path, mode: str, scenario: str
 ) -> None:
     _run_scenario(tools, servers[mode].url("/mcp"), scenario, tmp_path / "results")
-
-
-async def _capabilities(url: str) -> set[str]:
-    async with Client(url, mode="legacy") as client:
-        advertised = client.server_capabilities.model_dump(exclude_none=True)
-    return set(advertised)
-
-
-@pytest.mark.parametrize(("mode", "scenario"), OPTIONAL_CASES)
-def test_factory_server_passes_the_optional_scenario_when_it_offers_the_capability(
-    tools: NodeTools, servers: dict[str, ServerProcess], tmp_path: Path, mode: str, scenario: str
-) -> None:
-    url = servers[mode].url("/mcp")
-    capability = IF_OFFERED[scenario]
-    if capability not in anyio.run(_capabilities, url):
-        pytest.skip(f"the factory server does not offer {capability}, so {scenario} does not apply")
-
-    _run_scenario(tools, url, scenario, tmp_path / "results")
 
 
 async def _tool_names(url: str) -> list[str]:
