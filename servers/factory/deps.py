@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 __all__ = ["MIGRATIONS", "FactoryDeps"]
 
-MIGRATIONS = Migrations("factory", Path(__file__).parent / "migrations")
+MIGRATIONS = Migrations(FactorySettings.server, Path(__file__).parent / "migrations")
 """The factory's own tables (``schema.py``), migrated from ``migrations/`` with their own version table."""
 
 
@@ -34,4 +34,4 @@ class FactoryDeps(DatabaseDeps):
         from servers.factory.kpis import KpiStore
         from shared.idempotency import Idempotency
 
-        return KpiStore(self.database, Idempotency(self.database, "factory"))
+        return KpiStore(self.database, Idempotency(self.database, FactorySettings.server))

@@ -1,7 +1,7 @@
 """The official MCP conformance suite (``@modelcontextprotocol/conformance``) against the factory server.
 
 The server runs as a real process over streamable HTTP, stateful (the default) and ``--stateless`` (JSON
-responses, no session). Each scenario that applies to a real server is one test (TESTING.md): most of the
+responses, no session). Each scenario that applies to a real server is one test (see the README): most of the
 suite's 32 scenarios call fixture tools and resources of a reference server (``test_simple_text``,
 ``test://static-text``, ...) that a product server does not have, so they are not run at all. In particular
 ``tools-call-simple-text`` and ``tools-call-error`` "pass" against any server (an unknown tool is an isError
