@@ -16,7 +16,8 @@ from shared.errors import ConfigError
 from shared.exits import fail
 from shared.logs import configure_logging
 from shared.settings import ServerSettings, load_settings
-from shared.transports import HttpEndpoint, http_app, serve_http, serve_stdio
+from shared.stdio import serve_stdio
+from shared.transports import HttpEndpoint, http_app, serve_http
 
 if TYPE_CHECKING:
     from shared.server import ServerDefinition

@@ -1,10 +1,9 @@
-"""Serving a built server: stdio for local agents, streamable HTTP (one or several servers) for remote ones.
+"""Serving a built server over streamable HTTP, one or several servers in one process (stdio: ``shared/stdio.py``).
 
-Over HTTP every server gets: the MCP endpoint at ``/mcp`` (bearer tokens when ``AFU9_HTTP_TOKENS`` is set,
-required off loopback), ``/health`` and ``/ready``, the server's own routes each behind its guard, the
-Host/Origin check on every route, request size limits, session limits, and ``--stateless`` JSON mode for a
-fleet behind a load balancer. Over stdio: SIGINT and SIGTERM stop the server cleanly (the audit queue is
-flushed, exit code 0), and a line that is not JSON-RPC gets a JSON-RPC error instead of silence.
+Every server gets: the MCP endpoint at ``/mcp`` (bearer tokens when ``AFU9_HTTP_TOKENS`` is set, required off
+loopback), ``/health`` and ``/ready``, the server's own routes each behind its guard, the Host/Origin check on
+every route, request size limits, session limits, and ``--stateless`` JSON mode for a fleet behind a load
+balancer. SIGINT and SIGTERM stop every server cleanly.
 """
 
 from __future__ import annotations
@@ -16,12 +15,10 @@ import ipaddress
 import json
 import logging
 import signal
-import sys
 from collections.abc import AsyncGenerator, Callable, Generator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import anyio
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.applications import Starlette
@@ -38,7 +35,7 @@ from shared.routes import BEARER, PUBLIC, HostCheck, RouteSpec, authenticate
 from shared.server import Afu9Server
 from shared.settings import CommonSettings
 
-__all__ = ["HttpEndpoint", "http_app", "http_routes", "is_loopback", "serve_http", "serve_stdio"]
+__all__ = ["HttpEndpoint", "http_app", "http_routes", "is_loopback", "serve_http"]
 
 log = logging.getLogger(__name__)
 
@@ -313,52 +310,3 @@ def _uvicorn_server(config: Any) -> Any:
             yield
 
     return Server(config)
-
-
-def serve_stdio(server: Afu9Server) -> None:
-    """Serve ``server`` over stdin/stdout until the client closes the pipe or SIGINT/SIGTERM arrives."""
-    anyio.run(_serve_stdio, server)
-    sys.stdout.flush()
-
-
-async def _serve_stdio(server: Afu9Server) -> None:
-    from mcp.server.stdio import stdio_server
-
-    loop = asyncio.get_running_loop()
-    with anyio.CancelScope() as scope:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, scope.cancel)
-        try:
-            async with stdio_server() as (read_stream, write_stream), anyio.create_task_group() as tasks:
-                inbound, server_read = anyio.create_memory_object_stream[Any](0)
-                tasks.start_soon(_answer_unreadable_lines, read_stream, inbound, write_stream)
-                # MCPServer.run_stdio_async does the same on the SDK's streams; the low-level server is the only
-                # way to put the filter above between the transport and the server (mcp 2.3.0).
-                lowlevel = server._lowlevel_server  # pyright: ignore[reportPrivateUsage]
-                await lowlevel.run(server_read, write_stream, lowlevel.create_initialization_options())
-                tasks.cancel_scope.cancel()
-        finally:
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.remove_signal_handler(sig)
-    if scope.cancelled_caught:
-        log.info("stopped by a signal; the audit queue was flushed")
-
-
-async def _answer_unreadable_lines(source: Any, sink: Any, write_stream: Any) -> None:
-    """Pass messages on; answer a line that is not JSON (-32700) or not JSON-RPC (-32600) with an error."""
-    from mcp.shared.message import SessionMessage
-    from mcp.types import INVALID_REQUEST, PARSE_ERROR, ErrorData, JSONRPCError
-    from pydantic import ValidationError
-
-    async with sink:
-        async for item in source:
-            if not isinstance(item, Exception):
-                await sink.send(item)
-                continue
-            kinds: set[str] = {e["type"] for e in item.errors()} if isinstance(item, ValidationError) else set()
-            if "json_invalid" in kinds:
-                code, message = PARSE_ERROR, "Parse error: the line is not valid JSON"
-            else:
-                code, message = INVALID_REQUEST, "Invalid request: the line is not a JSON-RPC 2.0 message"
-            error = JSONRPCError(jsonrpc="2.0", id=None, error=ErrorData(code=code, message=message))
-            await write_stream.send(SessionMessage(error))

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
 import sqlite3
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.abc
 import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
@@ -103,3 +107,176 @@ async def test_stdio_calls_are_audited_as_local_and_flushed_when_the_client_leav
     with sqlite3.connect(tmp_path / "afu9.db") as connection:
         rows = connection.execute("SELECT server_name, tool_name, caller, outcome, transport FROM mcp_tool_calls")
         assert rows.fetchall() == [("factory", "get_kpi", "local", "ok", "stdio")]
+
+
+# -- raw sessions whose stdin stays open: shutdown by signal, unreadable lines ---------------------------------
+
+INITIALIZE = {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}}
+EXIT_BOUND = 20.0  # seconds a signalled server gets to flush its audit queue and exit (its grace is 10 s)
+DEMO = [sys.executable, "-m", "tests.demo"]
+
+
+class _RawStdio:
+    """A stdio server process spoken to in raw JSON-RPC lines; its stdin stays open until the process ends."""
+
+    def __init__(self, process: anyio.abc.Process, stderr: Path) -> None:
+        self.process = process
+        self.stderr_path = stderr
+        self._buffer = b""
+
+    def stderr(self) -> str:
+        return self.stderr_path.read_text(errors="replace")
+
+    async def send(self, *lines: bytes) -> None:
+        assert self.process.stdin is not None
+        await self.process.stdin.send(b"".join(lines))
+
+    async def answer(self, timeout: float = 30.0) -> dict[str, Any]:
+        """The next line on stdout, parsed (every line on stdout must be one JSON-RPC message)."""
+        assert self.process.stdout is not None
+        with anyio.fail_after(timeout):
+            while b"\n" not in self._buffer:
+                self._buffer += await self.process.stdout.receive()
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        message = json.loads(line)
+        assert message["jsonrpc"] == "2.0", line
+        return message
+
+    async def initialize(self) -> None:
+        await self.send(_message(1, "initialize", INITIALIZE), _message(None, "notifications/initialized"))
+        assert "result" in await self.answer(timeout=60), self.stderr()
+
+    async def exit_code_after(self, sig: signal.Signals) -> int:
+        """Send ``sig`` with stdin still open; the exit code once the process ends by itself within EXIT_BOUND."""
+        self.process.send_signal(sig)
+        try:
+            with anyio.fail_after(EXIT_BOUND):
+                return await self.process.wait()
+        except TimeoutError:
+            self.process.kill()
+            pytest.fail(f"still running {EXIT_BOUND:.0f}s after {sig.name} (stdin open):\n{self.stderr()}")
+
+    async def rest_of_stdout(self) -> list[dict[str, Any]]:
+        """Every message written after the last one read, once the process has ended (EOF on stdout)."""
+        assert self.process.stdout is not None
+        with anyio.fail_after(10):
+            async for chunk in self.process.stdout:
+                self._buffer += chunk
+        return [json.loads(line) for line in self._buffer.decode().splitlines()]
+
+
+@contextlib.asynccontextmanager
+async def _raw_stdio(command: list[str], tmp_path: Path) -> AsyncIterator[_RawStdio]:
+    with (tmp_path / "stderr").open("wb") as stderr:
+        process = await anyio.open_process(command, env=subprocess_env(data_dir=tmp_path), cwd=ROOT, stderr=stderr)
+    async with process:
+        try:
+            yield _RawStdio(process, tmp_path / "stderr")
+        finally:
+            if process.returncode is None:
+                process.kill()
+                with anyio.move_on_after(10, shield=True):
+                    await process.wait()
+
+
+def _audited(tmp_path: Path) -> list[tuple[Any, ...]]:
+    with contextlib.closing(sqlite3.connect(tmp_path / "afu9.db")) as connection:
+        query = "SELECT tool_name, outcome, request_id FROM mcp_tool_calls ORDER BY request_id"
+        return connection.execute(query).fetchall()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+async def test_a_signal_with_stdin_open_flushes_every_answered_call_to_the_audit_trail_and_exits_0(
+    sig: signal.Signals, tmp_path: Path
+) -> None:
+    async with _raw_stdio([*AFU9, "serve", "factory"], tmp_path) as server:
+        await server.initialize()
+        calls = range(2, 8)
+        await server.send(
+            *(_message(i, "tools/call", {"name": "get_kpi", "arguments": {"kpi_id": "mttr"}}) for i in calls)
+        )
+        answers = [await server.answer() for _ in calls]
+        assert sorted(answer["id"] for answer in answers) == list(calls)
+        assert all(answer["result"]["isError"] is False for answer in answers), answers
+
+        exit_code = await server.exit_code_after(sig)
+        rest = await server.rest_of_stdout()
+
+    stderr = (tmp_path / "stderr").read_text()
+    assert exit_code == 0, stderr
+    assert rest == []
+    assert "Traceback" not in stderr
+    assert "KeyboardInterrupt" not in stderr
+    json_lines(stderr)
+    assert _audited(tmp_path) == [("get_kpi", "ok", str(i)) for i in calls]
+
+
+async def test_a_call_in_flight_when_sigterm_arrives_is_audited_as_cancelled_and_the_server_exits_0(
+    tmp_path: Path,
+) -> None:
+    async with _raw_stdio(DEMO, tmp_path) as server:
+        await server.initialize()
+        await server.send(_message(2, "tools/call", {"name": "wait_seconds", "arguments": {"seconds": 30}}))
+        # Messages are handled in order: once the ping behind it is answered, the call has begun.
+        await server.send(_message(3, "ping"))
+        assert (await server.answer())["id"] == 3
+
+        exit_code = await server.exit_code_after(signal.SIGTERM)  # within EXIT_BOUND, not the call's 30 s
+        rest = await server.rest_of_stdout()
+
+    stderr = (tmp_path / "stderr").read_text()
+    assert exit_code == 0, stderr
+    assert all(message.get("id") == 2 for message in rest), rest  # at most the call's own answer
+    assert "Traceback" not in stderr
+    json_lines(stderr)
+    assert _audited(tmp_path) == [("wait_seconds", "cancelled", "2")]
+
+
+async def test_a_line_that_is_not_json_rpc_gets_a_json_rpc_error_and_the_session_goes_on(tmp_path: Path) -> None:
+    async with _raw_stdio([*AFU9, "serve", "factory"], tmp_path) as server:
+        await server.initialize()
+        await server.send(b"this is not json\n")
+        parse_error = await server.answer()
+        await server.send(b'{"hello": 1}\n')
+        invalid_request = await server.answer()
+        await server.send(_message(2, "tools/list"))
+        tools = await server.answer()
+
+        assert server.process.stdin is not None
+        await server.process.stdin.aclose()
+        with anyio.fail_after(EXIT_BOUND):
+            exit_code = await server.process.wait()
+        rest = await server.rest_of_stdout()
+
+    assert parse_error["id"] is None
+    assert parse_error["error"]["code"] == -32700
+    assert parse_error.keys() == {"jsonrpc", "id", "error"}
+    assert invalid_request["id"] is None
+    assert invalid_request["error"]["code"] == -32600
+    assert tools["id"] == 2
+    assert {tool["name"] for tool in tools["result"]["tools"]} == TOOLS
+    assert exit_code == 0
+    assert rest == []
+    json_lines((tmp_path / "stderr").read_text())
+
+
+async def test_requests_piped_in_are_all_answered_before_the_server_stops_at_the_end_of_stdin(
+    tmp_path: Path,
+) -> None:
+    async with _raw_stdio(DEMO, tmp_path) as server:
+        await server.send(
+            _message(1, "initialize", INITIALIZE),
+            _message(None, "notifications/initialized"),
+            _message(2, "tools/call", {"name": "wait_seconds", "arguments": {"seconds": 1}}),
+            _message(3, "tools/call", {"name": "list_notes", "arguments": {}}),
+        )
+        assert server.process.stdin is not None
+        await server.process.stdin.aclose()  # the client is done sending, as `afu9 serve ... < requests.jsonl`
+        with anyio.fail_after(EXIT_BOUND):
+            exit_code = await server.process.wait()
+        answers = await server.rest_of_stdout()
+
+    assert exit_code == 0, (tmp_path / "stderr").read_text()
+    assert sorted(answer["id"] for answer in answers) == [1, 2, 3]
+    assert all("result" in answer for answer in answers), answers
+    assert sorted(_audited(tmp_path)) == [("list_notes", "ok", "3"), ("wait_seconds", "ok", "2")]
