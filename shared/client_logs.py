@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import logging
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -36,8 +37,12 @@ _PENDING_LIMIT = 100  # notifications per request at most; more are dropped
 @dataclass
 class _Request:
     ctx: ServerRequestContext[Any, Any]
-    allowed: frozenset[str]
     pending: list[asyncio.Task[None]] = field(default_factory=list[asyncio.Task[None]])
+
+    @functools.cached_property
+    def allowed(self) -> frozenset[str]:
+        """The levels this request's client asked for (worked out on the first record, not on every request)."""
+        return _allowed(self.ctx)
 
 
 _current: contextvars.ContextVar[_Request | None] = contextvars.ContextVar("afu9_client_log_request", default=None)
@@ -78,7 +83,7 @@ class ClientLogMiddleware:
     async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
         if ctx.request_id is None:
             return await call_next(ctx)
-        request = _Request(ctx, _allowed(ctx))
+        request = _Request(ctx)
         token = _current.set(request)
         try:
             return await call_next(ctx)

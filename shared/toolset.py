@@ -32,7 +32,7 @@ import inspect
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import pydantic_core
 from mcp.server.context import CallNext, HandlerResult, ServerMiddleware, ServerRequestContext
@@ -419,6 +419,13 @@ class KitTool(Tool):
             raise
         if not convert_result:
             return result
+        if type(result) is self.fn_metadata.output_model and self.fn_metadata.output_schema is not None:
+            # The tool returned its declared model, already validated: dump it once, as structured content
+            # and as its compact text (the SDK's conversion would re-validate it and indent a text copy).
+            structured = cast("BaseModel", result).model_dump(mode="json", by_alias=True)
+            return CallToolResult(
+                content=[TextContent(type="text", text=compact_json(structured))], structured_content=structured
+            )
         converted = self.fn_metadata.convert_result(result)
         if isinstance(converted, CallToolResult) and converted.structured_content is not None:
             converted.content = [TextContent(type="text", text=compact_json(converted.structured_content))]
