@@ -3,7 +3,8 @@
 A :class:`~shared.server.ServerDefinition` like every server's, with a real ``shared.db.Database`` (SQLite
 under ``AFU9_DATA_DIR``; the audit trail writes every call into it), served by ``shared.runner.run_server``, the
 same entry point as ``afu9 serve <server>``: JSON logging with redaction, MCP logging, bearer-token auth when
-``AFU9_HTTP_TOKENS`` is set, the Host/Origin check, size limits, ``gc.freeze()`` after start.
+``AFU9_HTTP_TOKENS`` is set, the Host/Origin check, size limits, ``gc.freeze()`` after start. With
+``AFU9_BENCH_TEXT_TOOL=1`` it also serves ``count_characters`` (as the bare side does).
 
     AFU9_DATA_DIR=/tmp/x python bench/kit_server.py                        # stdio
     AFU9_DATA_DIR=/tmp/x AFU9_HTTP_TOKENS=bench:secret-secret-secret \
@@ -15,7 +16,7 @@ from __future__ import annotations
 import os
 from typing import ClassVar
 
-from trivial import add_numbers
+from trivial import add_numbers, count_characters, text_tool_served
 
 from shared.audit import AuditMiddleware
 from shared.db import Database
@@ -25,6 +26,8 @@ from shared.toolset import Toolset
 
 bench = Toolset("bench", "The benchmark's trivial tool.")
 bench.read(title="Add two numbers")(add_numbers)
+if text_tool_served():  # AFU9_BENCH_TEXT_TOOL=1: health_under_load.py sends ~1 MB arguments to it
+    bench.read(title="Count characters")(count_characters)
 
 
 class BenchSettings(ServerSettings):
