@@ -23,9 +23,11 @@ import asyncio
 import contextlib
 import contextvars
 import itertools
+import json
 import logging
 import math
 import time
+import uuid
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -187,7 +189,8 @@ class AuditLog:
             last = batch[-1].seq
             self._writing_up_to = last
             try:
-                rows = await asyncio.to_thread(_rows, batch)  # redaction is CPU work: off the event loop
+                # Redaction and encoding are CPU work: done in a worker thread, off the event loop.
+                rows = await asyncio.to_thread(_rows, batch, self.database.dialect)
                 await self._insert(batch, rows)
             except BaseException:
                 # Records of this batch pushed out of a full queue meanwhile are lost after all: count them.
@@ -200,14 +203,15 @@ class AuditLog:
             self.last_written = time.monotonic()
             self.last_error = None
 
-    async def _insert(self, batch: Sequence[AuditRecord], rows: list[dict[str, Any]]) -> None:
+    async def _insert(self, batch: Sequence[AuditRecord], rows: list[tuple[Any, ...]]) -> None:
         """Insert ``rows``; a refusal that is not the connection is narrowed down to the record refused."""
         from shared.db import describe_error
-        from shared.schema import mcp_tool_calls
 
         try:
             async with self.database.connect() as connection:
-                await connection.execute(mcp_tool_calls.insert(), rows)
+                # Rows arrive encoded for the driver (see _rows): SQLAlchemy's per-row parameter processing
+                # would otherwise run on the event loop, on the call path of every other request.
+                await connection.exec_driver_sql(_insert_statement(self.database.dialect), rows)
         except Exception as error:
             self.last_error = describe_error(error)
             if not _refuses_rows(error) or not rows:
@@ -415,26 +419,64 @@ def _bounded(value: object, budget: list[int], depth: int = 0) -> object:
     return _clean(str(value)[:_NAME_CHARS])
 
 
-def _rows(batch: Sequence[AuditRecord]) -> list[dict[str, Any]]:
-    return [_row(record) for record in batch]
+_COLUMNS = (
+    "id",
+    "server_name",
+    "tool_name",
+    "params",
+    "outcome",
+    "error",
+    "duration_ms",
+    "started_at",
+    "completed_at",
+    "caller",
+    "transport",
+    "request_id",
+)
 
 
-def _row(record: AuditRecord) -> dict[str, Any]:
-    """A record as stored: every column that can carry a secret goes through the redaction filter."""
+def _insert_statement(dialect: str) -> str:
+    """The INSERT of one audit row in the driver's own parameter style (asyncpg: $n, SQLite: ?)."""
+    marks = [f"${n}" for n in range(1, len(_COLUMNS) + 1)] if dialect == "postgresql" else ["?"] * len(_COLUMNS)
+    return f"INSERT INTO mcp_tool_calls ({', '.join(_COLUMNS)}) VALUES ({', '.join(marks)})"  # noqa: S608
+
+
+def _rows(batch: Sequence[AuditRecord], dialect: str) -> list[tuple[Any, ...]]:
+    return [_row(record, dialect) for record in batch]
+
+
+def _row(record: AuditRecord, dialect: str) -> tuple[Any, ...]:
+    """A record as stored, encoded as SQLAlchemy would for the driver (UUID, timestamps, JSON text); every
+    column that can carry a secret goes through the redaction filter."""
     started = datetime.fromtimestamp(record.started, UTC)
-    return {
-        "server_name": record.server,
-        "tool_name": _redacted_name(record.tool) or "?",
-        "params": redact_value(record.arguments) if record.arguments is not None else None,
-        "outcome": record.outcome,
-        "error": None if record.error is None else redact_text(record.error),
-        "duration_ms": record.duration_ms,
-        "started_at": started,
-        "completed_at": started + timedelta(milliseconds=record.duration_ms),
-        "caller": _redacted_name(record.caller),
-        "transport": record.transport,
-        "request_id": _redacted_name(record.request_id),
-    }
+    completed = started + timedelta(milliseconds=record.duration_ms)
+    params = None if record.arguments is None else redact_value(record.arguments)
+    encoded = None if params is None else json.dumps(params, separators=(",", ":"), ensure_ascii=False, default=str)
+    if dialect == "postgresql":
+        identifier: object = uuid.uuid4()
+        started_at: object = started
+        completed_at: object = completed
+    else:  # SQLite, as SQLAlchemy stores Uuid and DateTime there
+        identifier = uuid.uuid4().hex
+        started_at = started.strftime(_SQLITE_TIME)
+        completed_at = completed.strftime(_SQLITE_TIME)
+    return (
+        identifier,
+        record.server,
+        _redacted_name(record.tool) or "?",
+        encoded,
+        record.outcome,
+        None if record.error is None else redact_text(record.error),
+        record.duration_ms,
+        started_at,
+        completed_at,
+        _redacted_name(record.caller),
+        record.transport,
+        _redacted_name(record.request_id),
+    )
+
+
+_SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"
 
 
 def _redacted_name(value: str | None) -> str | None:

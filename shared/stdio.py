@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import os
@@ -75,17 +76,20 @@ async def _serve_stdio(server: Afu9Server) -> None:
 class _StdinLines:
     """The lines of the client's stdin as an async iterator (what ``stdio_server(stdin=...)`` iterates)."""
 
-    def __init__(self, receive: MemoryObjectReceiveStream[str]) -> None:
+    def __init__(self, receive: MemoryObjectReceiveStream[list[str]]) -> None:
         self._receive = receive
+        self._lines: collections.deque[str] = collections.deque()
 
     def __aiter__(self) -> _StdinLines:
         return self
 
     async def __anext__(self) -> str:
-        try:
-            return await self._receive.receive()
-        except (anyio.EndOfStream, anyio.ClosedResourceError):
-            raise StopAsyncIteration from None
+        while not self._lines:
+            try:
+                self._lines.extend(await self._receive.receive())
+            except (anyio.EndOfStream, anyio.ClosedResourceError):
+                raise StopAsyncIteration from None
+        return self._lines.popleft()
 
 
 @contextlib.asynccontextmanager
@@ -105,7 +109,7 @@ async def _stdin_lines() -> AsyncGenerator[_StdinLines]:
         os.dup2(null, 0)
     finally:
         os.close(null)
-    send, receive = anyio.create_memory_object_stream[str](0)
+    send, receive = anyio.create_memory_object_stream[list[str]](0)
     token = anyio.lowlevel.current_token()
     threading.Thread(target=_read_lines, args=(private, send, token), name="afu9-stdin", daemon=True).start()
     try:
@@ -124,20 +128,20 @@ def _duplicate_above_std(fd: int) -> int:
     return fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)
 
 
-def _read_lines(fd: int, send: MemoryObjectSendStream[str], token: anyio.lowlevel.EventLoopToken) -> None:
-    """Thread body: hand every line of ``fd`` to the event loop, one at a time; stop at EOF or when it is gone."""
-    pending = bytearray()
+def _read_lines(fd: int, send: MemoryObjectSendStream[list[str]], token: anyio.lowlevel.EventLoopToken) -> None:
+    """Thread body: hand the complete lines of each read of ``fd`` to the event loop (one hop per read, not per
+    line); stop at EOF or when the loop is gone."""
+    pending = b""
     try:
         while chunk := os.read(fd, 65536):
-            start = len(pending)
             pending += chunk
-            while (end := pending.find(b"\n", start)) >= 0:
-                line = pending[: end + 1].decode("utf-8", "replace")
-                del pending[: end + 1]
-                start = 0
-                anyio.from_thread.run(send.send, line, token=token)
+            *lines, pending = pending.split(b"\n")
+            if lines:
+                anyio.from_thread.run(
+                    send.send, [f"{line.decode('utf-8', 'replace')}\n" for line in lines], token=token
+                )
         if pending:
-            anyio.from_thread.run(send.send, pending.decode("utf-8", "replace"), token=token)
+            anyio.from_thread.run(send.send, [pending.decode("utf-8", "replace")], token=token)
     except Exception:  # noqa: BLE001 - the loop has ended or the server stopped reading: nothing left to feed
         return
     finally:
