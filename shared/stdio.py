@@ -2,7 +2,8 @@
 
 - SIGINT and SIGTERM stop the server cleanly whatever the client is doing: calls in flight are cancelled (and
   audited as such), the audit queue is flushed, the process exits 0 without a traceback.
-- stdin is read by a daemon thread, so a read blocked on a silent client never holds up a shutdown.
+- stdin is read by the event loop (a pipe or socket, what clients use) or by a daemon thread (a file or a
+  terminal), so a read blocked on a silent client never holds up a shutdown.
 - A line that is not JSON gets a JSON-RPC parse error (-32700), one that is not JSON-RPC an invalid-request
   error (-32600), instead of silence; the session goes on.
 - When the client closes stdin, the requests already sent are answered before the server stops (so
@@ -17,6 +18,7 @@ import contextlib
 import logging
 import os
 import signal
+import stat
 import sys
 import threading
 from collections.abc import AsyncGenerator
@@ -92,16 +94,53 @@ class _StdinLines:
         return self._lines.popleft()
 
 
+class _PipeLines:
+    """The lines of a stdin pipe, read by the event loop itself: no thread, no hop per line, cancellable."""
+
+    def __init__(self, reader: asyncio.StreamReader) -> None:
+        self._reader = reader
+
+    def __aiter__(self) -> _PipeLines:
+        return self
+
+    async def __anext__(self) -> str:
+        try:
+            line = await self._reader.readuntil(b"\n")
+        except asyncio.IncompleteReadError as end:
+            if not end.partial:
+                raise StopAsyncIteration from None
+            line = end.partial
+        except asyncio.LimitOverrunError:
+            await self._skip_line()
+            return _TOO_LONG
+        return line.decode("utf-8", "replace")
+
+    async def _skip_line(self) -> None:
+        """Drop the rest of a line longer than the limit (it is answered as unreadable)."""
+        while True:
+            try:
+                await self._reader.readuntil(b"\n")
+                return
+            except asyncio.LimitOverrunError as over:
+                await self._reader.readexactly(over.consumed)
+            except asyncio.IncompleteReadError:
+                return
+
+
+_LINE_LIMIT = 64 * 1024 * 1024  # bytes in one JSON-RPC line at most; a longer one is answered -32700
+_TOO_LONG = "\x00 the line was longer than 64 MiB\n"  # not JSON: the filter answers it with a parse error
+
+
 @contextlib.asynccontextmanager
-async def _stdin_lines() -> AsyncGenerator[_StdinLines]:
-    """stdin read by a daemon thread, so a read blocked on a silent client never holds up a signalled shutdown.
+async def _stdin_lines() -> AsyncGenerator[_PipeLines | _StdinLines]:
+    """stdin as an async iterator of lines that a signalled shutdown never waits for.
 
     The SDK's own reader (``anyio.wrap_file``) blocks in a worker thread that cancellation waits for and
     interpreter exit joins: after SIGINT/SIGTERM the process lived on until the client wrote or closed stdin.
-    Here the thread reads the pipe with ``os.read`` (no Python-level lock a dying interpreter could need) from a
-    private duplicate of fd 0, and fd 0 points at the null device while serving (as the SDK's claim does), so
-    tool code and child processes read EOF instead of protocol lines. The duplicate is never closed: the thread
-    may still be blocked on it when the process exits.
+    Here stdin is read from a private duplicate of fd 0, and fd 0 points at the null device while serving (as
+    the SDK's claim does), so tool code and child processes read EOF instead of protocol lines. A pipe or a
+    socket (what clients use) is read by the event loop itself; anything else (a file, a terminal) by a daemon
+    thread with ``os.read``, whose duplicate is never closed: the thread may still be blocked on it at exit.
     """
     private = _duplicate_above_std(0)
     null = os.open(os.devnull, os.O_RDONLY)
@@ -109,12 +148,25 @@ async def _stdin_lines() -> AsyncGenerator[_StdinLines]:
         os.dup2(null, 0)
     finally:
         os.close(null)
-    send, receive = anyio.create_memory_object_stream[list[str]](0)
-    token = anyio.lowlevel.current_token()
-    threading.Thread(target=_read_lines, args=(private, send, token), name="afu9-stdin", daemon=True).start()
+    mode = os.fstat(private).st_mode
     try:
-        async with receive:
-            yield _StdinLines(receive)
+        if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
+            reader = asyncio.StreamReader(limit=_LINE_LIMIT)
+            pipe = os.fdopen(private, "rb", buffering=0, closefd=False)
+            loop = asyncio.get_running_loop()
+            transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), pipe)
+            try:
+                yield _PipeLines(reader)
+            finally:
+                transport.close()
+                os.set_blocking(private, True)
+        else:
+            send, receive = anyio.create_memory_object_stream[list[str]](0)
+            token = anyio.lowlevel.current_token()
+            reading = threading.Thread(target=_read_lines, args=(private, send, token), name="afu9-stdin", daemon=True)
+            reading.start()
+            async with receive:
+                yield _StdinLines(receive)
     finally:
         os.dup2(private, 0)
 
@@ -201,6 +253,6 @@ async def _outbound(source: Any, sink: Any, in_flight: _InFlight) -> None:
 
     async with sink:  # closing it ends the SDK's stdout writer
         async for item in source:
+            await sink.send(item)  # written first: the drain must not end before the answer is out
             if isinstance(item.message, JSONRPCResponse | JSONRPCError):
                 in_flight.discard(item.message.id)
-            await sink.send(item)

@@ -269,6 +269,7 @@ async def test_requests_piped_in_are_all_answered_before_the_server_stops_at_the
             _message(None, "notifications/initialized"),
             _message(2, "tools/call", {"name": "wait_seconds", "arguments": {"seconds": 1}}),
             _message(3, "tools/call", {"name": "list_notes", "arguments": {}}),
+            _message(4, "tools/list"),
         )
         assert server.process.stdin is not None
         await server.process.stdin.aclose()  # the client is done sending, as `afu9 serve ... < requests.jsonl`
@@ -277,6 +278,27 @@ async def test_requests_piped_in_are_all_answered_before_the_server_stops_at_the
         answers = await server.rest_of_stdout()
 
     assert exit_code == 0, (tmp_path / "stderr").read_text()
-    assert sorted(answer["id"] for answer in answers) == [1, 2, 3]
+    assert sorted(answer["id"] for answer in answers) == [1, 2, 3, 4]
     assert all("result" in answer for answer in answers), answers
     assert sorted(_audited(tmp_path)) == [("list_notes", "ok", "3"), ("wait_seconds", "ok", "2")]
+
+
+async def test_requests_read_from_a_file_are_all_answered_and_a_garbled_line_is_refused(
+    tmp_path: Path,
+) -> None:
+    requests = tmp_path / "requests.jsonl"
+    requests.write_bytes(
+        _message(1, "initialize", INITIALIZE)
+        + _message(None, "notifications/initialized")
+        + b"garbled\n"
+        + _message(2, "tools/list")
+    )
+    with requests.open("rb") as stdin, (tmp_path / "stderr").open("wb") as stderr:
+        completed = await anyio.run_process(
+            [*AFU9, "serve", "factory"], stdin=stdin, stderr=stderr, env=subprocess_env(data_dir=tmp_path), check=False
+        )
+    answers = [json.loads(line) for line in completed.stdout.decode().splitlines()]
+    assert completed.returncode == 0
+    assert [answer["id"] for answer in answers] == [1, None, 2]
+    assert answers[1]["error"]["code"] == -32700
+    assert {tool["name"] for tool in answers[2]["result"]["tools"]} == TOOLS
