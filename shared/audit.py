@@ -2,9 +2,10 @@
 
 The call path only appends a small, bounded record to an in-memory queue (:class:`AuditMiddleware`): strings
 are cut to a storable length and cleaned of what a database refuses (NUL, unpaired surrogates), arguments are
-capped in size with a marker saying so. A background writer redacts every stored column in a worker thread
-(off the event loop) and inserts rows in batches: it lets records gather for ``_LINGER`` seconds first, so
-one transaction carries many calls.
+capped in size with a marker saying so. A background writer lets records gather for ``_LINGER`` seconds, then
+redacts every stored column and encodes the rows for the driver a slice at a time (so calls run in between,
+and no worker thread competes with the event loop for the GIL), and inserts them in one transaction: a
+transaction per call, or even ten a second, would cost the calls more than the calls themselves.
 
 - While the database is away the records wait in the queue and are written when it returns.
 - A batch the database refuses for another reason is split until the record it refuses is found; that
@@ -50,13 +51,14 @@ __all__ = ["AuditLog", "AuditMiddleware", "AuditPart", "AuditRecord", "CallOutco
 log = logging.getLogger(__name__)
 
 _BATCH = 500
-_LINGER = 0.1  # seconds records gather before a batch is written (at most ~10 transactions a second)
+_LINGER = 0.5  # seconds records gather before a batch is written (at most two transactions a second)
 _NAME_CHARS = 255  # tool name, request id, caller: the columns' length
 _ERROR_CHARS = 2000
 _STRING_CHARS = 2000  # any one string inside the arguments
 _ARGUMENT_CHARS = 16_000  # all strings of the arguments together
 _ITEMS = 100  # entries kept per list or object
 _DEPTH = 10
+_SLICE = 32  # records redacted and encoded between two turns of the event loop (well under a millisecond)
 _STALLED_AFTER = 30.0  # seconds with records waiting and none written before /ready calls the trail down
 
 
@@ -189,8 +191,7 @@ class AuditLog:
             last = batch[-1].seq
             self._writing_up_to = last
             try:
-                # Redaction and encoding are CPU work: done in a worker thread, off the event loop.
-                rows = await asyncio.to_thread(_rows, batch, self.database.dialect)
+                rows = await _rows(batch, self.database.dialect)
                 await self._insert(batch, rows)
             except BaseException:
                 # Records of this batch pushed out of a full queue meanwhile are lost after all: count them.
@@ -441,8 +442,13 @@ def _insert_statement(dialect: str) -> str:
     return f"INSERT INTO mcp_tool_calls ({', '.join(_COLUMNS)}) VALUES ({', '.join(marks)})"  # noqa: S608
 
 
-def _rows(batch: Sequence[AuditRecord], dialect: str) -> list[tuple[Any, ...]]:
-    return [_row(record, dialect) for record in batch]
+async def _rows(batch: Sequence[AuditRecord], dialect: str) -> list[tuple[Any, ...]]:
+    """The batch's rows, redacted and encoded a slice at a time, letting calls run in between (see _SLICE)."""
+    rows: list[tuple[Any, ...]] = []
+    for start in range(0, len(batch), _SLICE):
+        rows += [_row(record, dialect) for record in batch[start : start + _SLICE]]
+        await asyncio.sleep(0)
+    return rows
 
 
 def _row(record: AuditRecord, dialect: str) -> tuple[Any, ...]:
