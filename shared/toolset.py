@@ -86,21 +86,13 @@ def _check_function(fn: Callable[..., Any], kind: str) -> None:
         raise ValueError(f"{kind} {fn.__name__} needs a docstring: it is the description a model reads")
 
 
-def _description(fn: Callable[..., Any]) -> str:
-    return inspect.cleandoc(fn.__doc__ or "")
-
-
 @dataclass(frozen=True)
-class ToolSpec:
-    """One declared tool: its function and its honest read/write nature."""
+class _Declared:
+    """What every declaration has: its function (name = function name, description = docstring), its toolset."""
 
     fn: ToolFn
     toolset: str
     title: str
-    read_only: bool
-    destructive: bool
-    idempotent: bool
-    open_world: bool
 
     @property
     def name(self) -> str:
@@ -108,7 +100,17 @@ class ToolSpec:
 
     @property
     def description(self) -> str:
-        return _description(self.fn)
+        return inspect.cleandoc(self.fn.__doc__ or "")
+
+
+@dataclass(frozen=True)
+class ToolSpec(_Declared):
+    """One declared tool: its function and its honest read/write nature."""
+
+    read_only: bool
+    destructive: bool
+    idempotent: bool
+    open_world: bool
 
     @property
     def annotations(self) -> ToolAnnotations:
@@ -122,41 +124,19 @@ class ToolSpec:
 
 
 @dataclass(frozen=True)
-class PromptSpec:
+class PromptSpec(_Declared):
     """One declared prompt (a template a user picks, filled with the server's data)."""
 
-    fn: ToolFn
-    toolset: str
-    title: str
     complete: Mapping[str, Completer]
-
-    @property
-    def name(self) -> str:
-        return self.fn.__name__
-
-    @property
-    def description(self) -> str:
-        return _description(self.fn)
 
 
 @dataclass(frozen=True)
-class ResourceSpec:
+class ResourceSpec(_Declared):
     """One declared resource: a fixed URI, or a URI template whose variables are the function's parameters."""
 
-    fn: ToolFn
-    toolset: str
     uri: str
-    title: str
     mime_type: str
     complete: Mapping[str, Completer]
-
-    @property
-    def name(self) -> str:
-        return self.fn.__name__
-
-    @property
-    def description(self) -> str:
-        return _description(self.fn)
 
     @property
     def is_template(self) -> bool:
@@ -367,13 +347,18 @@ def bind_deps(fn: ToolFn, deps: object) -> ToolFn:
     async def bound(*args: Any, **kwargs: Any) -> Any:
         return await fn(deps, *args, **kwargs)
 
-    bound.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
-    hints = {p.name: p.annotation for p in parameters if p.annotation is not inspect.Parameter.empty}
+    return _shows_signature(bound, signature.replace(parameters=parameters))
+
+
+def _shows_signature(wrapper: ToolFn, signature: inspect.Signature) -> ToolFn:
+    """Make the SDK read ``signature`` (and its annotations) for ``wrapper``, not the wrapped function's."""
+    wrapper.__signature__ = signature  # type: ignore[attr-defined]
+    hints = {p.name: p.annotation for p in signature.parameters.values() if p.annotation is not inspect.Parameter.empty}
     if signature.return_annotation is not inspect.Signature.empty:
         hints["return"] = signature.return_annotation
-    bound.__annotations__ = hints
-    del bound.__wrapped__  # type: ignore[attr-defined] # the SDK must read the bound signature, not fn's
-    return bound
+    wrapper.__annotations__ = hints
+    vars(wrapper).pop("__wrapped__", None)  # set by functools.wraps; inspect would follow it
+    return wrapper
 
 
 # -- tools --------------------------------------------------------------------------------------------------------
@@ -500,10 +485,7 @@ def _prompt_renderer(spec: PromptSpec, deps: object) -> ToolFn:
         except CallError as error:
             raise MCPError(code=INVALID_PARAMS, message=str(error)) from None
 
-    render.__signature__ = inspect.signature(bound)  # type: ignore[attr-defined]
-    render.__annotations__ = dict(bound.__annotations__)
-    del render.__wrapped__  # type: ignore[attr-defined]
-    return render
+    return _shows_signature(render, inspect.signature(bound))
 
 
 def _prompt_requests(prompts: Mapping[str, Prompt]) -> ServerMiddleware[Any]:
@@ -544,10 +526,7 @@ def _resource_reader(spec: ResourceSpec, deps: object) -> ToolFn:
             return compact_json(result.model_dump(mode="json"))
         return result
 
-    read.__signature__ = inspect.signature(bound)  # type: ignore[attr-defined]
-    read.__annotations__ = dict(bound.__annotations__)
-    del read.__wrapped__  # type: ignore[attr-defined]
-    return read
+    return _shows_signature(read, inspect.signature(bound))
 
 
 def _completions(selection: Selection, deps: object) -> Callable[..., Awaitable[Any]]:
