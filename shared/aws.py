@@ -12,8 +12,6 @@ Messages carry AWS's own text (first line, redacted, bounded) and always the reg
 from __future__ import annotations
 
 import asyncio
-import functools
-import importlib.metadata
 import os
 import threading
 import time
@@ -32,6 +30,7 @@ from shared.errors import (
     UpstreamError,
 )
 from shared.redaction import redact_text
+from shared.version import version
 
 __all__ = ["CREDENTIAL_SETTINGS", "REGION_SETTING", "AwsClients", "AwsPart"]
 
@@ -117,14 +116,6 @@ SERVER_CODES = frozenset(
 )
 # Operations that only read: when one fails, nothing was changed.
 _READ_PREFIXES = ("Describe", "List", "Get", "Head", "Lookup", "Search", "Filter", "Query", "Scan", "Select")
-
-
-@functools.cache
-def _version() -> str:
-    try:
-        return importlib.metadata.version("afu9")
-    except importlib.metadata.PackageNotFoundError:
-        return "0+unknown"
 
 
 class AwsClients:
@@ -247,7 +238,7 @@ class AwsClients:
             retries={"mode": "standard", "max_attempts": 1}
             if probe
             else {"mode": "adaptive", "max_attempts": self.max_attempts},
-            user_agent_extra=f"afu9/{_version()}",
+            user_agent_extra=f"afu9/{version()}",
             connect_timeout=PROBE_TIMEOUT if probe else CONNECT_TIMEOUT,
             read_timeout=PROBE_TIMEOUT if probe else READ_TIMEOUT,
         )

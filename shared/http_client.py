@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
-import functools
-import importlib.metadata
 import json as jsonlib
 import math
 import random
@@ -35,6 +33,7 @@ from shared.errors import (
     UpstreamError,
 )
 from shared.redaction import redact_text
+from shared.version import version
 
 __all__ = [
     "RetryTransport",
@@ -61,17 +60,9 @@ _RETRY_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.ReadTimeout, ht
 _NOT_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
 
 
-@functools.cache
-def _version() -> str:
-    try:
-        return importlib.metadata.version("afu9")
-    except importlib.metadata.PackageNotFoundError:
-        return "0+unknown"
-
-
 def user_agent(service: str) -> str:
     """The ``User-Agent`` AFU-9 sends to ``service``: ``afu9/<version> (+<service>)``."""
-    return f"afu9/{_version()} (+{service})"
+    return f"afu9/{version()} (+{service})"
 
 
 async def retry_sleep(seconds: float) -> None:

@@ -11,8 +11,6 @@ closes the dependencies as parts, the audit trail, MCP logging, and a helpful an
 from __future__ import annotations
 
 import contextlib
-import functools
-import importlib.metadata
 from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
@@ -37,22 +35,14 @@ from shared.toolset import (
     select,
     unserved_reason,
 )
+from shared.version import version
 
-__all__ = ["Afu9Server", "DatabaseDeps", "ServerDefinition", "ServerDeps", "version"]
+__all__ = ["Afu9Server", "DatabaseDeps", "ServerDefinition", "ServerDeps"]
 
 S = TypeVar("S", bound=ServerSettings)
 D = TypeVar("D", bound="ServerDeps")
 
 _SHUTDOWN_GRACE = 10.0  # seconds the parts get to close (the audit flush included)
-
-
-@functools.cache
-def version() -> str:
-    """The installed version of the ``afu9`` distribution."""
-    try:
-        return importlib.metadata.version("afu9")
-    except importlib.metadata.PackageNotFoundError:  # pragma: no cover - running from a bare source tree
-        return "0+unknown"
 
 
 class ServerDeps(Protocol):

@@ -34,6 +34,7 @@ from shared.errors import ConfigError
 from shared.routes import BEARER, PUBLIC, HostCheck, RouteSpec, authenticate
 from shared.server import Afu9Server
 from shared.settings import CommonSettings
+from shared.version import version
 
 __all__ = ["HttpEndpoint", "http_app", "http_routes", "is_loopback", "serve_http"]
 
@@ -148,8 +149,6 @@ class _Endpoint:
 
 
 async def _health(request: Request, server: Afu9Server) -> Response:
-    from shared.server import version
-
     return JSONResponse({"status": "ok", "server": server.definition.name, "version": version()})
 
 
