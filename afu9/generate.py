@@ -84,7 +84,7 @@ def http_client_configs(urls: dict[str, str], *, tokens: bool) -> tuple[dict[str
 
 
 def _built(definition: ServerDefinition[Any, Any]) -> Afu9Server:
-    settings = definition.settings.model_construct(allow_writes=True)
+    settings = definition.settings.model_construct(allow_writes=True, toolsets=["all"])
     return definition.build(settings)
 
 

@@ -198,7 +198,11 @@ class ServerSettings(CommonSettings):
 
     server: ClassVar[str] = ""
     port: int = Field(default=0, ge=0, le=65535, description="HTTP port (0 picks a free one).")
-    toolsets: _Csv = Field(default_factory=list, description="Toolsets to serve (comma-separated); empty: all.")
+    toolsets: _Csv = Field(
+        default_factory=list,
+        description="Toolsets to serve (comma-separated): names, `default` (the default ones), `all`; empty: the "
+        "default ones.",
+    )
     enabled_tools: _Csv = Field(
         default_factory=list, description="Only these tools (comma-separated); empty: every tool of the toolsets."
     )

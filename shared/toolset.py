@@ -148,12 +148,14 @@ class Toolset:
     """A named group of tools, prompts and resources of one domain noun (one module under ``tools/``).
 
     ``description`` is the toolset's sentence in the server's instructions; ``start_with`` names the tool a
-    model should call first (mentioned only while that tool is served).
+    model should call first (mentioned only while that tool is served). A toolset with ``default=False`` is
+    opt-in: served only when ``AFU9_<SERVER>_TOOLSETS`` names it (or says ``all``).
     """
 
     name: str
     description: str
     start_with: str | None = None
+    default: bool = True
     tools: list[ToolSpec] = field(default_factory=list[ToolSpec])
     prompts: list[PromptSpec] = field(default_factory=list[PromptSpec])
     resources: list[ResourceSpec] = field(default_factory=list[ResourceSpec])
@@ -290,10 +292,11 @@ def select(toolsets: Sequence[Toolset], policy: ToolPolicy) -> Selection:
                 f"{kind} {', '.join(twice)} declared in more than one toolset of the {policy.server} server"
             )
     known_tools = {spec.name for toolset in toolsets for spec in toolset.tools}
-    _check_known(policy.env("TOOLSETS"), policy.toolsets, known_sets)
+    _check_known(policy.env("TOOLSETS"), policy.toolsets - _TOOLSET_WORDS, known_sets)
     _check_known(policy.env("ENABLED_TOOLS"), policy.enabled_tools, known_tools)
     _check_known(policy.env("DISABLED_TOOLS"), policy.disabled_tools, known_tools)
-    served_sets = tuple(toolset for toolset in toolsets if not policy.toolsets or toolset.name in policy.toolsets)
+    wanted = served_toolsets(toolsets, policy)
+    served_sets = tuple(toolset for toolset in toolsets if toolset.name in wanted)
     tools = tuple(
         spec
         for toolset in served_sets
@@ -310,6 +313,20 @@ def select(toolsets: Sequence[Toolset], policy: ToolPolicy) -> Selection:
     )
 
 
+_TOOLSET_WORDS = frozenset({"all", "default"})
+
+
+def served_toolsets(toolsets: Sequence[Toolset], policy: ToolPolicy) -> frozenset[str]:
+    """The toolsets ``policy`` asks for: the default ones when it names none; ``all``; ``default`` plus others."""
+    defaults = {toolset.name for toolset in toolsets if toolset.default}
+    if not policy.toolsets:
+        return frozenset(defaults)
+    if "all" in policy.toolsets:
+        return frozenset(toolset.name for toolset in toolsets)
+    named = policy.toolsets - _TOOLSET_WORDS
+    return named | frozenset(defaults) if "default" in policy.toolsets else named
+
+
 def _check_known(key: str, names: Iterable[str], known: set[str]) -> None:
     unknown = sorted(set(names) - known)
     if unknown:
@@ -322,8 +339,12 @@ def unserved_reason(name: str, toolsets: Sequence[Toolset], policy: ToolPolicy, 
     spec = next((spec for toolset in toolsets for spec in toolset.tools if spec.name == name), None)
     if spec is None:
         return f"Unknown tool: {name}. This server's tools are: {listed}."
-    if policy.toolsets and spec.toolset not in policy.toolsets:
-        why = f"its toolset {spec.toolset} is not in {policy.env('TOOLSETS')}"
+    if spec.toolset not in served_toolsets(toolsets, policy):
+        if policy.toolsets:
+            why = f"its toolset {spec.toolset} is not in {policy.env('TOOLSETS')}"
+        else:
+            setting = policy.env("TOOLSETS")
+            why = f"its toolset {spec.toolset} is opt-in: add it to {setting} (e.g. default,{spec.toolset})"
     elif policy.enabled_tools and name not in policy.enabled_tools:
         why = f"it is not in {policy.env('ENABLED_TOOLS')}"
     elif name in policy.disabled_tools:

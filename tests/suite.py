@@ -57,6 +57,7 @@ class SuiteServer:
             "database_url": database_url or sqlite_url_in(data_dir),
             "data_dir": data_dir,
             "allow_writes": True,
+            "toolsets": ["all"],
         }
         return self.definition.settings(**(values | overrides))
 

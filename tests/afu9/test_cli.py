@@ -50,14 +50,17 @@ async def test_up_on_a_fresh_folder_serves_factory_prints_how_to_connect_and_sto
     sig: signal.Signals, tmp_path: Path
 ) -> None:
     # No AFU9_DATA_DIR: the embedded default (.afu9 under the working folder) is created on first run.
-    with afu9_http("up", cwd=tmp_path, port_env="AFU9_FACTORY_PORT") as server:
+    other_ports = {"AFU9_GITHUB_PORT": str(free_port())}
+    with afu9_http("up", cwd=tmp_path, env=other_ports, port_env="AFU9_FACTORY_PORT") as server:
         stdout = wait_until(
             lambda: "Press Ctrl+C" in server.stdout() and server.stdout(), timeout=30, what="the banner of afu9 up"
         )
         assert f"http://127.0.0.1:{server.port}/mcp" in stdout
         assert f"http://127.0.0.1:{server.port}/health" in stdout
         config = _client_config(stdout)
-        assert config == {"servers": {"afu9-factory": {"type": "http", "url": server.url()}}}
+        assert config["servers"]["afu9-factory"] == {"type": "http", "url": server.url()}  # type: ignore[index]
+        github_url = f"http://127.0.0.1:{other_ports['AFU9_GITHUB_PORT']}/mcp"
+        assert config["servers"]["afu9-github"] == {"type": "http", "url": github_url}  # type: ignore[index]
         assert f"claude mcp add --transport http afu9-factory {server.url()}" in stdout
 
         async with Client(server.url()) as client:
@@ -69,7 +72,7 @@ async def test_up_on_a_fresh_folder_serves_factory_prints_how_to_connect_and_sto
 
 
 def test_up_tells_clients_to_send_a_token_when_tokens_are_configured(tmp_path: Path) -> None:
-    env = {"AFU9_HTTP_TOKENS": "ci:secret-1-secret-1-secret-1"}
+    env = {"AFU9_HTTP_TOKENS": "ci:secret-1-secret-1-secret-1", "AFU9_GITHUB_PORT": str(free_port())}
     with afu9_http("up", cwd=tmp_path, data_dir=tmp_path, env=env, port_env="AFU9_FACTORY_PORT") as server:
         stdout = wait_until(lambda: "Press Ctrl+C" in server.stdout() and server.stdout(), timeout=30, what="banner")
     config = _client_config(stdout)
@@ -108,7 +111,8 @@ def test_serve_over_http_prints_the_mcp_url(tmp_path: Path) -> None:
 
 def test_up_exits_1_with_a_logged_reason_when_the_factory_port_is_taken(tmp_path: Path) -> None:
     with afu9_http("serve", "factory", "--transport", "http", data_dir=tmp_path / "first") as first:
-        result = run_afu9("up", data_dir=tmp_path / "second", env={"AFU9_FACTORY_PORT": str(first.port)})
+        env = {"AFU9_FACTORY_PORT": str(first.port), "AFU9_GITHUB_PORT": str(free_port())}
+        result = run_afu9("up", data_dir=tmp_path / "second", env=env)
 
     assert result.returncode == 1
     assert "Traceback" not in result.stderr

@@ -257,3 +257,34 @@ async def test_a_closed_write_gate_lists_the_write_tool_but_refuses_it_and_chang
     assert store == ["keep me"]
     assert not read.is_error
     assert read.structured_content == {"result": ["keep me"]}
+
+
+def _with_opt_in() -> list[Toolset]:
+    notes, clock = _demo_toolsets([])
+    extra = Toolset("extra", "Extra", default=False)
+
+    @extra.read(title="Get an extra")
+    async def get_extra() -> str:
+        """Get the extra thing."""
+        return "extra"
+
+    return [notes, clock, extra]
+
+
+def test_an_opt_in_toolset_is_served_only_when_named_or_all_are_asked_for() -> None:
+    toolsets = _with_opt_in()
+    assert "get_extra" not in _names(toolsets, _policy())
+    assert _names(toolsets, _policy(toolsets={"extra"})) == ["get_extra"]
+    assert "get_extra" in _names(toolsets, _policy(toolsets={"all"}))
+    assert _names(toolsets, _policy(toolsets={"default", "extra"})) == _names(toolsets, _policy(toolsets={"all"}))
+
+
+def test_an_opt_in_tool_says_how_to_turn_its_toolset_on() -> None:
+    from shared.toolset import unserved_reason
+
+    toolsets = _with_opt_in()
+    policy = _policy()
+    served = _names(toolsets, policy)
+    assert unserved_reason("get_extra", toolsets, policy, served).startswith(
+        "get_extra is not served here: its toolset extra is opt-in: add it to AFU9_DEMO_TOOLSETS (e.g. default,extra)."
+    )

@@ -1,0 +1,72 @@
+"""Settings of the github server: the shared fields, its own (``AFU9_GITHUB_``), and GitHub's standard names."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+
+from shared.settings import ServerSettings, port_field
+
+__all__ = ["GitHubSettings"]
+
+
+class GitHubSettings(ServerSettings):
+    """Settings of the github server. Credentials: a token, or a GitHub App with an installation."""
+
+    server: ClassVar[str] = "github"
+    port: int = port_field(3001)
+
+    token: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("GITHUB_TOKEN"),
+        description="A personal access token (classic or fine-grained) the server acts with.",
+    )
+    app_id: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("GITHUB_APP_ID"),
+        description="A GitHub App's id, to act as its installation instead of with a token.",
+    )
+    app_private_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("GITHUB_APP_PRIVATE_KEY"),
+        description="The GitHub App's private key (PEM), or use GITHUB_APP_PRIVATE_KEY_FILE.",
+    )
+    app_private_key_file: Path | None = Field(
+        default=None,
+        validation_alias=AliasChoices("GITHUB_APP_PRIVATE_KEY_FILE"),
+        description="A file holding the GitHub App's private key (PEM).",
+    )
+    app_installation_id: int | None = Field(
+        default=None,
+        ge=1,
+        validation_alias=AliasChoices("GITHUB_APP_INSTALLATION_ID"),
+        description="The installation of the GitHub App to act as.",
+    )
+    api_url: str = Field(
+        default="https://api.github.com",
+        validation_alias=AliasChoices("GITHUB_API_URL"),
+        description="GitHub's REST API: https://api.github.com, or https://HOST/api/v3 for GitHub Enterprise Server.",
+    )
+    max_concurrency: int = Field(
+        default=8,
+        ge=1,
+        le=100,
+        description="GitHub requests in flight at most per process (GitHub advises against many concurrent ones).",
+    )
+    retry_wait_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        le=120,
+        description="Longest wait for one retry after a rate limit or a server error; a longer wait is left to "
+        "the caller (the answer says when to retry).",
+    )
+
+    @field_validator("api_url")
+    @classmethod
+    def _https(cls, value: str) -> str:
+        value = value.rstrip("/")
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("use https://api.github.com or https://HOST/api/v3")
+        return value

@@ -1,0 +1,9 @@
+"""The fake's pulls endpoints."""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute
+
+__all__ = ["ROUTES"]
+
+ROUTES: list[BaseRoute] = []
