@@ -15,7 +15,7 @@ from typing import Any, cast
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic_core import ErrorDetails
 
-__all__ = ["explain", "strict_model", "unstorable_text"]
+__all__ = ["explain", "lean_schema", "strict_model", "unstorable_text"]
 
 _MAX_SENTENCES = 5
 _MAX_DEPTH = 20
@@ -26,6 +26,55 @@ def strict_model(model: type[BaseModel]) -> type[BaseModel]:
     config = ConfigDict(**{**model.model_config, "extra": "forbid"})  # pyright: ignore[reportArgumentType]
     namespace: dict[str, Any] = {"model_config": config, "__module__": model.__module__, "__doc__": model.__doc__}
     return cast("type[BaseModel]", type(model.__name__, (model,), namespace))
+
+
+def lean_schema(schema: dict[str, Any], *, optional_nulls: bool) -> dict[str, Any]:
+    """``schema`` without what a model pays to read and gains nothing from: every ``title`` (pydantic repeats
+    each property's name there) and, with ``optional_nulls``, the ``null`` branch and ``null`` default of an
+    optional property (leaving it out means the same). Output schemas keep their nulls: clients validate
+    answers against them."""
+    return cast("dict[str, Any]", _lean(schema, optional_nulls))
+
+
+def _lean(node: object, optional_nulls: bool) -> object:
+    if isinstance(node, list):
+        return [_lean(item, optional_nulls) for item in cast("list[object]", node)]
+    if not isinstance(node, dict):
+        return node
+    schema = cast("dict[str, object]", node)
+    required = set(cast("list[str]", schema.get("required", [])))
+    lean: dict[str, object] = {}
+    for key, value in schema.items():
+        if key == "title" and not isinstance(value, dict):
+            continue
+        if key in ("properties", "$defs") and isinstance(value, dict):
+            members: dict[str, object] = {}
+            for name, sub in cast("dict[str, object]", value).items():
+                member = _lean(sub, optional_nulls)
+                optional = key == "properties" and optional_nulls and name not in required
+                members[name] = _without_null(member) if optional else member
+            lean[key] = members
+            continue
+        lean[key] = _lean(cast("object", value), optional_nulls)
+    return lean
+
+
+def _without_null(node: object) -> object:
+    """An optional property without its ``null`` branch and ``null`` default (absent means the same)."""
+    if not isinstance(node, dict):
+        return node
+    prop = dict(cast("dict[str, object]", node))
+    branches = prop.get("anyOf")
+    if isinstance(branches, list):
+        kept = [b for b in cast("list[object]", branches) if b != {"type": "null"}]
+        if len(kept) == 1 and isinstance(kept[0], dict):
+            del prop["anyOf"]
+            prop = {**cast("dict[str, object]", kept[0]), **prop}
+        elif len(kept) < len(cast("list[object]", branches)):
+            prop["anyOf"] = kept
+    if prop.get("default", 0) is None:
+        del prop["default"]
+    return prop
 
 
 def explain(error: ValidationError, accepted: Iterable[str]) -> str:

@@ -43,7 +43,7 @@ from mcp.shared.exceptions import MCPError
 from mcp.types import INVALID_PARAMS, CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, ValidationError
 
-from shared.arguments import explain, strict_model, unstorable_text
+from shared.arguments import explain, lean_schema, strict_model, unstorable_text
 from shared.audit import current_call
 from shared.errors import CallError, ConfigError, InvalidArguments, NotFound, ToolError, WritesDisabled
 
@@ -455,8 +455,15 @@ def build_tools(selection: Selection, deps: object, policy: ToolPolicy) -> list[
             fn, name=spec.name, title=spec.title, description=spec.description, annotations=spec.annotations
         )
         strict = strict_model(tool.fn_metadata.arg_model)
-        metadata = tool.fn_metadata.model_copy(update={"arg_model": strict})
-        tools.append(tool.model_copy(update={"fn_metadata": metadata, "parameters": strict.model_json_schema()}))
+        output = tool.fn_metadata.output_schema
+        metadata = tool.fn_metadata.model_copy(
+            update={
+                "arg_model": strict,
+                "output_schema": None if output is None else lean_schema(output, optional_nulls=False),
+            }
+        )
+        parameters = lean_schema(strict.model_json_schema(), optional_nulls=True)
+        tools.append(tool.model_copy(update={"fn_metadata": metadata, "parameters": parameters}))
     return tools
 
 

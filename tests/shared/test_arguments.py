@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Literal
 
 import pytest
 from pydantic import BaseModel, Field, ValidationError
 
-from shared.arguments import explain, strict_model, unstorable_text
+from shared.arguments import explain, lean_schema, strict_model, unstorable_text
 
 
 class Arguments(BaseModel):
@@ -69,3 +70,15 @@ def test_more_than_five_problems_are_summarised() -> None:
 )
 def test_text_no_database_stores_is_found_with_its_path(value: object, where: str | None) -> None:
     assert unstorable_text(value) == where
+
+
+def test_a_lean_schema_drops_titles_and_the_null_branch_of_optional_arguments_only() -> None:
+    schema = strict_model(Arguments).model_json_schema()
+    lean = lean_schema(schema, optional_nulls=True)
+    assert "title" not in json.dumps(lean)
+    assert lean["properties"]["category"] == {"enum": ["delivery", "quality"], "type": "string"}
+    assert lean["properties"]["kpi_id"] == {"pattern": "^[a-z_]+$", "type": "string"}
+    assert lean["required"] == ["kpi_id"]
+    assert lean["additionalProperties"] is False
+    kept = lean_schema(schema, optional_nulls=False)
+    assert {"type": "null"} in kept["properties"]["category"]["anyOf"]  # output schemas keep their nulls
