@@ -1,8 +1,11 @@
-"""The github server's toolsets, one module per domain noun."""
+"""The github server's toolsets, one module per domain noun. ``actions`` is opt-in."""
 
+from servers.github.tools.actions import actions
 from servers.github.tools.context import context
+from servers.github.tools.issues import issues
+from servers.github.tools.pulls import pulls
+from servers.github.tools.repos import repos
 
-__all__ = ["DEFAULT_TOOLSETS", "TOOLSETS"]
+__all__ = ["TOOLSETS"]
 
-TOOLSETS = (context,)
-DEFAULT_TOOLSETS = ("context",)
+TOOLSETS = (context, issues, pulls, repos, actions)

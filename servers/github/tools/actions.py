@@ -6,4 +6,4 @@ from shared.toolset import Toolset
 
 __all__ = ["actions"]
 
-actions = Toolset("actions", "")
+actions = Toolset("actions", "", default=False)
