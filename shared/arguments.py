@@ -79,6 +79,10 @@ def _without_null(node: object) -> object:
     if not isinstance(node, dict):
         return node
     prop = dict(cast("dict[str, object]", node))
+    types = prop.get("type")
+    if isinstance(types, list) and "null" in types:
+        kept_types = [kind for kind in cast("list[object]", types) if kind != "null"]
+        prop["type"] = kept_types[0] if len(kept_types) == 1 else kept_types
     branches = prop.get("anyOf")
     if isinstance(branches, list):
         kept = [b for b in cast("list[object]", branches) if b != {"type": "null"}]

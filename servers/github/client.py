@@ -169,7 +169,24 @@ class GitHubClient(Dependency):
         json: Any = None,
         accept: str | None = None,
     ) -> GitHubAnswer:
-        """One REST call; failures become the kit's errors (see the module docstring)."""
+        """One REST call answered with JSON; failures become the kit's errors (see the module docstring)."""
+        raw = await self._send(method, path, params=params, json=json, accept=accept)
+        data = raw.json() if raw.content else None
+        return GitHubAnswer(status=raw.status_code, data=data, headers=dict(raw.headers))
+
+    async def request_text(self, method: str, path: str, *, params: Mapping[str, Any] | None = None) -> str:
+        """One REST call answered with plain text (a job's log: GitHub redirects to the download, followed)."""
+        return (await self._send(method, path, params=params)).text
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        accept: str | None = None,
+    ) -> httpx.Response:
         from githubkit.exception import (
             AuthCredentialError,
             AuthExpiredError,
@@ -207,9 +224,7 @@ class GitHubClient(Dependency):
                 f"An operator should check {CREDENTIALS}.",
                 status=401,
             ) from None
-        raw = response.raw_response
-        data = raw.json() if raw.content else None
-        return GitHubAnswer(status=raw.status_code, data=data, headers=dict(raw.headers))
+        return response.raw_response
 
     async def identity(self, *, fresh: bool = False) -> Identity:
         """Who the server acts as and its rate limit (``GET /rate_limit`` is free; the login is asked once)."""

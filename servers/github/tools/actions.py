@@ -1,9 +1,201 @@
-"""Toolset ``actions``."""
+"""Toolset ``actions`` (opt-in): GitHub Actions workflow runs, their jobs and logs; re-run, cancel, dispatch."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable
+from typing import Annotated, Any, TypeVar
+
+from pydantic import Field
+
+from servers.github.actions import (
+    FAILED,
+    JobLog,
+    RunRequested,
+    WorkflowDispatched,
+    WorkflowRun,
+    WorkflowRunDetail,
+    WorkflowRuns,
+    failed_step,
+    fetch_log_text,
+    job_of,
+    read_log,
+    run_of,
+    segment,
+    workflow_segment,
+)
+from servers.github.deps import GitHubDeps
+from servers.github.models import Untrusted, as_dict, as_list, next_cursor, number, page_of, text
+from shared.errors import Conflict, InvalidRequest, NotFound
 from shared.toolset import Toolset
 
 __all__ = ["actions"]
 
-actions = Toolset("actions", "", default=False)
+A = TypeVar("A")
+B = TypeVar("B")
+
+actions = Toolset(
+    "actions",
+    "GitHub Actions: workflow runs, their jobs and failing logs; re-run, cancel and dispatch workflows.",
+    start_with="list_workflow_runs",
+    default=False,
+)
+
+Owner = Annotated[str, Field(description="Repo owner.")]
+Repo = Annotated[str, Field(description="Repo name.")]
+RunId = Annotated[int, Field(ge=1, description="Workflow run id.")]
+
+
+def _repo(owner: str, repo: str) -> str:
+    """``repos/{owner}/{repo}/actions``; names that could leave the repository's path are refused."""
+    if {owner, repo} & {"", ".", ".."}:
+        raise InvalidRequest(f"{owner}/{repo} is not a repository: pass its owner and name, e.g. octo and shop.")
+    return f"repos/{segment(owner)}/{segment(repo)}/actions"
+
+
+async def _both(first: Awaitable[A], second: Awaitable[B]) -> tuple[A, B]:
+    """Both answers, asked at once; when one fails, the other is abandoned and the failure raised."""
+    one, two = asyncio.ensure_future(first), asyncio.ensure_future(second)
+    try:
+        await asyncio.gather(one, two)
+    except BaseException:
+        one.cancel()
+        two.cancel()
+        raise
+    return one.result(), two.result()
+
+
+@actions.read(title="List workflow runs", open_world=True)
+async def list_workflow_runs(
+    deps: GitHubDeps,
+    owner: Owner,
+    repo: Repo,
+    workflow: Annotated[str | None, Field(description="Workflow file (ci.yml) or id.")] = None,
+    branch: Annotated[str | None, Field(description="Branch.")] = None,
+    event: Annotated[str | None, Field(description="Event, e.g. push.")] = None,
+    status: Annotated[str | None, Field(description="Status or conclusion, e.g. failure.")] = None,
+    limit: Annotated[int, Field(ge=1, le=100, description="Per page.")] = 20,
+    cursor: Annotated[str | None, Field(description="From next_cursor.")] = None,
+) -> WorkflowRuns:
+    """List workflow runs of a repository, newest first, optionally filtered. Then get_workflow_run."""
+    page = page_of(cursor)
+    where = _repo(owner, repo)
+    path = f"{where}/workflows/{workflow_segment(workflow)}/runs" if workflow else f"{where}/runs"
+    params = {"branch": branch, "event": event, "status": status, "per_page": limit, "page": page}
+    answer = await deps.github.request("GET", path, params=params)
+    clean = Untrusted()
+    runs = [WorkflowRun(**run_of(run, clean)) for run in as_list(as_dict(answer.data).get("workflow_runs"))]
+    return WorkflowRuns(items=runs, next_cursor=next_cursor(answer.has_next_page, page), sanitised=clean.removed)
+
+
+@actions.read(title="Get a workflow run", open_world=True)
+async def get_workflow_run(deps: GitHubDeps, owner: Owner, repo: Repo, run_id: RunId) -> WorkflowRunDetail:
+    """A run with its jobs and their steps; failed_jobs lists the jobs to read with get_job_log."""
+    where = _repo(owner, repo)
+    run, listed = await _both(
+        deps.github.request("GET", f"{where}/runs/{run_id}"),
+        deps.github.request("GET", f"{where}/runs/{run_id}/jobs", params={"per_page": 100}),
+    )
+    clean = Untrusted()
+    fields = run_of(run.data, clean)
+    jobs = [job_of(job, clean) for job in as_list(as_dict(listed.data).get("jobs"))]
+    failed = [job.id for job in jobs if job.conclusion in FAILED]
+    return WorkflowRunDetail(**fields, failed_jobs=failed, jobs=jobs, sanitised=clean.removed)
+
+
+@actions.read(title="Get a job's log", open_world=True)
+async def get_job_log(
+    deps: GitHubDeps,
+    owner: Owner,
+    repo: Repo,
+    job_id: Annotated[int, Field(ge=1, description="Job id (from get_workflow_run).")],
+    tail_lines: Annotated[int, Field(ge=1, le=2000, description="Last lines to return.")] = 200,
+) -> JobLog:
+    """Why a job failed: the step that failed, the log's ##[error] lines and its last lines (secrets
+    redacted). Take job ids from get_workflow_run."""
+    where = _repo(owner, repo)
+    job, log = await _both(
+        deps.github.request("GET", f"{where}/jobs/{job_id}"), fetch_log_text(deps.github, f"{where}/jobs/{job_id}/logs")
+    )
+    if log is None:
+        raise NotFound(
+            f"GitHub has no log for job {job_id}: it has not finished, or its log expired or was deleted. "
+            "Check its status with get_workflow_run."
+        )
+    clean = Untrusted()
+    errors, tail, total = read_log(log, tail_lines, clean)
+    return JobLog(
+        job_id=job_id,
+        name=clean(text(job.data, "name")),
+        conclusion=text(job.data, "conclusion"),
+        failed_step=failed_step(job.data, clean),
+        errors=errors,
+        total_lines=total,
+        tail=tail,
+        sanitised=clean.removed,
+    )
+
+
+@actions.write(title="Re-run failed jobs", destructive=False, idempotent=False, open_world=True)
+async def rerun_failed_jobs(deps: GitHubDeps, owner: Owner, repo: Repo, run_id: RunId) -> RunRequested:
+    """Re-run the failed jobs of a completed run as a new attempt. Each call starts another attempt."""
+    await deps.github.request("POST", f"{_repo(owner, repo)}/runs/{run_id}/rerun-failed-jobs")
+    return RunRequested(
+        run_id=run_id,
+        message="Re-run requested as a new attempt of this run; follow it with get_workflow_run.",
+    )
+
+
+@actions.write(title="Cancel a workflow run", destructive=True, idempotent=True, open_world=True)
+async def cancel_workflow_run(deps: GitHubDeps, owner: Owner, repo: Repo, run_id: RunId) -> RunRequested:
+    """Cancel a queued or running workflow run; its unfinished jobs stop."""
+    try:
+        await deps.github.request("POST", f"{_repo(owner, repo)}/runs/{run_id}/cancel")
+    except Conflict:
+        raise Conflict(
+            f"Workflow run {run_id} has already completed, so it cannot be cancelled (GitHub answered HTTP 409). "
+            "Nothing was changed; get_workflow_run shows how it ended."
+        ) from None
+    return RunRequested(
+        run_id=run_id,
+        message="Cancellation requested; the run stops within seconds. Check it with get_workflow_run.",
+    )
+
+
+@actions.write(title="Dispatch a workflow", destructive=False, idempotent=False, open_world=True)
+async def dispatch_workflow(
+    deps: GitHubDeps,
+    owner: Owner,
+    repo: Repo,
+    workflow: Annotated[str, Field(description="Workflow file (ci.yml) or id.")],
+    ref: Annotated[str, Field(description="Branch or tag to run on.")],
+    inputs: Annotated[dict[str, str] | None, Field(description="Workflow inputs.")] = None,
+    idempotency_key: Annotated[
+        str | None, Field(min_length=1, max_length=255, description="Retry-safe: a repeat returns the first result.")
+    ] = None,
+) -> WorkflowDispatched:
+    """Start a workflow_dispatch workflow on a branch or tag; the answer says how to find the new run."""
+    path = f"{_repo(owner, repo)}/workflows/{workflow_segment(workflow)}/dispatches"
+    body: dict[str, Any] = {"ref": ref} | ({"inputs": inputs} if inputs else {})
+
+    async def dispatch(_connection: object = None) -> WorkflowDispatched:
+        answer = await deps.github.request("POST", path, json=body)
+        run_id = number(answer.data, "workflow_run_id")
+        branch = ref.removeprefix("refs/heads/").removeprefix("refs/tags/")
+        found = (
+            f"It is run {run_id}; follow it with get_workflow_run."
+            if run_id
+            else f"GitHub does not say the new run's id: call list_workflow_runs with branch={branch} and "
+            "event=workflow_dispatch in a few seconds to find it."
+        )
+        return WorkflowDispatched(
+            workflow=workflow, ref=ref, run_id=run_id, replayed=False, message=f"Dispatched. {found}"
+        )
+
+    if idempotency_key is None:
+        return await dispatch()
+    request = {"owner": owner, "repo": repo, "workflow": workflow, "ref": ref, "inputs": inputs or {}}
+    result, replayed = await deps.idempotency.run(
+        tool="dispatch_workflow", key=idempotency_key, request=request, action=dispatch, result_type=WorkflowDispatched
+    )
+    return result.model_copy(update={"replayed": True}) if replayed else result

@@ -1,9 +1,269 @@
-"""Toolset ``issues``."""
+"""Toolset ``issues``: list, search, read, create, update and comment on GitHub issues; sub-issues."""
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from urllib.parse import quote
+
+from pydantic import Field
+
+from servers.github.deps import GitHubDeps
+from servers.github.issues import (
+    CommentList,
+    CreatedComment,
+    CreatedIssue,
+    IssueDetail,
+    IssueList,
+    SearchResult,
+    SubIssueAdded,
+    UpdatedIssue,
+    comment_of,
+    hit_of,
+    issue_of,
+    summary_of,
+)
+from servers.github.models import Untrusted, as_dict, as_list, next_cursor, page_of, text
+from servers.github.models import number as whole_number
+from shared.errors import InvalidRequest, UpstreamError
+from shared.timestamps import utc
 from shared.toolset import Toolset
 
 __all__ = ["issues"]
 
-issues = Toolset("issues", "")
+issues = Toolset(
+    "issues",
+    "GitHub issues: list, search, read, create, update, comment, sub-issues.",
+    start_with="list_issues",
+)
+
+Owner = Annotated[str, Field(description="Repo owner.")]
+Repo = Annotated[str, Field(description="Repo name.")]
+Number = Annotated[int, Field(description="Issue number.")]
+Limit = Annotated[int, Field(ge=1, le=100, description="Per page.")]
+Cursor = Annotated[str | None, Field(description="From next_cursor.")]
+Names = list[str] | None
+Key = Annotated[
+    str | None, Field(min_length=1, max_length=255, description="Retry-safe: a repeat returns the first result.")
+]
+
+_TYPED = re.compile(r"\b(is|type):(issue|pr|pull-request)\b", re.IGNORECASE)
+
+
+def _path(owner: str, repo: str, *rest: object) -> str:
+    """``repos/{owner}/{repo}/issues/...``; names that could leave the repository's path are refused."""
+    for name in (owner, repo):
+        if name in ("", ".", ".."):
+            raise InvalidRequest(f"{owner}/{repo} is not a repository: pass its owner and name, e.g. octo and shop.")
+    parts = ["repos", quote(owner, safe=""), quote(repo, safe=""), "issues", *(str(part) for part in rest)]
+    return "/".join(parts)
+
+
+@issues.read(title="List issues", open_world=True)
+async def list_issues(
+    deps: GitHubDeps,
+    owner: Owner,
+    repo: Repo,
+    state: Annotated[Literal["open", "closed", "all"] | None, Field(description="Default open.")] = None,
+    labels: Annotated[str | None, Field(description="Comma-separated; all must match.")] = None,
+    assignee: Annotated[str | None, Field(description="A login, none or *.")] = None,
+    since: Annotated[datetime | None, Field(description="Updated since.")] = None,
+    sort: Annotated[Literal["created", "updated", "comments"] | None, Field(description="Default created.")] = None,
+    direction: Annotated[Literal["asc", "desc"] | None, Field(description="Default desc.")] = None,
+    limit: Limit = 30,
+    cursor: Cursor = None,
+) -> IssueList:
+    """List a repository's issues, newest first (pull requests are skipped, so a page may hold fewer).
+    Read one with get_issue."""
+    page = page_of(cursor)
+    params: dict[str, Any] = {"state": state, "labels": labels, "assignee": assignee, "sort": sort}
+    params |= {"direction": direction, "per_page": limit, "page": page}
+    if since is not None:
+        params["since"] = utc(since).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
+    answer = await deps.github.request("GET", _path(owner, repo), params=params)
+    clean = Untrusted()
+    items = [summary_of(item, clean) for item in as_list(answer.data) if as_dict(item).get("pull_request") is None]
+    return IssueList(items=items, next_cursor=next_cursor(answer.has_next_page, page), sanitised=clean.removed)
+
+
+@issues.read(title="Get an issue", open_world=True)
+async def get_issue(
+    deps: GitHubDeps,
+    owner: Owner,
+    repo: Repo,
+    number: Number,
+    include_comments: Annotated[bool, Field(description="Also return the first comments.")] = False,
+    comments_limit: Annotated[int, Field(ge=1, le=100, description="Comments to return.")] = 10,
+) -> IssueDetail:
+    """Get one issue with its body, and its first comments if asked. Page further with list_issue_comments."""
+    answer = await deps.github.request("GET", _path(owner, repo, number))
+    clean = Untrusted()
+    issue = issue_of(answer.data, clean)
+    comments = []
+    if include_comments:
+        listed = await deps.github.request(
+            "GET", _path(owner, repo, number, "comments"), params={"per_page": comments_limit}
+        )
+        comments = [comment_of(item, clean) for item in as_list(listed.data)]
+    fields = issue.model_dump(exclude={"sanitised"})
+    return IssueDetail(**fields, first_comments=comments, sanitised=clean.removed)
+
+
+@issues.read(title="Search issues", open_world=True)
+async def search_issues(
+    deps: GitHubDeps,
+    query: Annotated[str, Field(min_length=1, description="GitHub search syntax.")],
+    limit: Limit = 30,
+    cursor: Cursor = None,
+) -> SearchResult:
+    """Search issues in GitHub search syntax; repo:owner/name narrows it, is:pr finds pull requests.
+    Read a hit with get_issue."""
+    page = page_of(cursor)
+    q = query if _TYPED.search(query) else f"{query} is:issue"
+    answer = await deps.github.request("GET", "search/issues", params={"q": q, "per_page": limit, "page": page})
+    clean = Untrusted()
+    items = [hit_of(item, clean) for item in as_list(as_dict(answer.data).get("items"))]
+    return SearchResult(
+        total=whole_number(answer.data, "total_count") or 0,
+        items=items,
+        next_cursor=next_cursor(answer.has_next_page, page),
+        sanitised=clean.removed,
+    )
+
+
+@issues.write(title="Create an issue", destructive=False, idempotent=False, open_world=True)
+async def create_issue(
+    deps: GitHubDeps,
+    owner: Owner,
+    repo: Repo,
+    title: Annotated[str, Field(min_length=1, description="Title.")],
+    body: Annotated[str | None, Field(description="Markdown.")] = None,
+    labels: Annotated[Names, Field(description="Label names.")] = None,
+    assignees: Annotated[Names, Field(description="Logins.")] = None,
+    milestone: Annotated[int | None, Field(ge=1, description="Milestone number.")] = None,
+    idempotency_key: Key = None,
+) -> CreatedIssue:
+    """Open a new issue. Pass an idempotency_key when the call may be retried; change it with update_issue."""
+    fields: dict[str, Any] = {"title": title, "body": body, "labels": labels, "assignees": assignees}
+    fields = {key: value for key, value in (fields | {"milestone": milestone}).items() if value is not None}
+
+    path = _path(owner, repo)
+
+    async def create(_connection: object) -> CreatedIssue:
+        answer = await deps.github.request("POST", path, json=fields)
+        issue = issue_of(answer.data, Untrusted())
+        return CreatedIssue.model_validate(issue.model_dump() | {"replayed": False})
+
+    created, replayed = await deps.idempotency.run(
+        tool="create_issue",
+        key=idempotency_key,
+        request={"owner": owner, "repo": repo, **fields},
+        action=create,
+        result_type=CreatedIssue,
+    )
+    return created.model_copy(update={"replayed": True}) if replayed else created
+
+
+@issues.write(title="Update an issue", destructive=False, idempotent=True, open_world=True)
+async def update_issue(
+    deps: GitHubDeps,
+    owner: Owner,
+    repo: Repo,
+    number: Number,
+    title: Annotated[str | None, Field(min_length=1, description="New title.")] = None,
+    body: Annotated[str | None, Field(description="New body.")] = None,
+    labels: Annotated[Names, Field(description="Replaces the labels.")] = None,
+    assignees: Annotated[Names, Field(description="Replaces the assignees.")] = None,
+    milestone: Annotated[int | None, Field(ge=0, description="Milestone number; 0 removes it.")] = None,
+    state: Annotated[Literal["open", "closed"] | None, Field(description="Close or reopen.")] = None,
+    state_reason: Annotated[
+        Literal["completed", "not_planned", "reopened"] | None, Field(description="Why, with state.")
+    ] = None,
+) -> UpdatedIssue:
+    """Change an issue: only the fields given are sent. Close it with state=closed and a state_reason."""
+    fields: dict[str, Any] = {"title": title, "body": body, "labels": labels, "assignees": assignees}
+    fields |= {"state": state, "state_reason": state_reason}
+    fields = {key: value for key, value in fields.items() if value is not None}
+    if milestone is not None:
+        fields["milestone"] = milestone or None
+    if not fields:
+        raise InvalidRequest(
+            "update_issue got nothing to change: pass at least one of title, body, labels, assignees, milestone, "
+            "state or state_reason."
+        )
+    answer = await deps.github.request("PATCH", _path(owner, repo, number), json=fields)
+    return UpdatedIssue.model_validate(issue_of(answer.data, Untrusted()).model_dump())
+
+
+@issues.write(title="Comment on an issue", destructive=False, idempotent=False, open_world=True)
+async def add_issue_comment(
+    deps: GitHubDeps,
+    owner: Owner,
+    repo: Repo,
+    number: Number,
+    body: Annotated[str, Field(min_length=1, description="Markdown.")],
+    idempotency_key: Key = None,
+) -> CreatedComment:
+    """Add a comment to an issue or pull request. Pass an idempotency_key when the call may be retried."""
+
+    path = _path(owner, repo, number, "comments")
+
+    async def comment(_connection: object) -> CreatedComment:
+        answer = await deps.github.request("POST", path, json={"body": body})
+        clean = Untrusted()
+        made = comment_of(answer.data, clean)
+        url = text(answer.data, "html_url")
+        return CreatedComment(**made.model_dump(), html_url=url, sanitised=clean.removed, replayed=False)
+
+    request = {"owner": owner, "repo": repo, "number": number, "body": body}
+    made, replayed = await deps.idempotency.run(
+        tool="add_issue_comment", key=idempotency_key, request=request, action=comment, result_type=CreatedComment
+    )
+    return made.model_copy(update={"replayed": True}) if replayed else made
+
+
+@issues.read(title="List issue comments", open_world=True)
+async def list_issue_comments(
+    deps: GitHubDeps, owner: Owner, repo: Repo, number: Number, limit: Limit = 30, cursor: Cursor = None
+) -> CommentList:
+    """List the comments on an issue or pull request, oldest first; reply with add_issue_comment."""
+    page = page_of(cursor)
+    params = {"per_page": limit, "page": page}
+    answer = await deps.github.request("GET", _path(owner, repo, number, "comments"), params=params)
+    clean = Untrusted()
+    items = [comment_of(item, clean) for item in as_list(answer.data)]
+    return CommentList(items=items, next_cursor=next_cursor(answer.has_next_page, page), sanitised=clean.removed)
+
+
+@issues.read(title="List sub-issues", open_world=True)
+async def list_sub_issues(
+    deps: GitHubDeps, owner: Owner, repo: Repo, number: Number, limit: Limit = 30, cursor: Cursor = None
+) -> IssueList:
+    """List the sub-issues of an issue; add one with add_sub_issue, read one with get_issue."""
+    page = page_of(cursor)
+    params = {"per_page": limit, "page": page}
+    answer = await deps.github.request("GET", _path(owner, repo, number, "sub_issues"), params=params)
+    clean = Untrusted()
+    items = [summary_of(item, clean) for item in as_list(answer.data)]
+    return IssueList(items=items, next_cursor=next_cursor(answer.has_next_page, page), sanitised=clean.removed)
+
+
+@issues.write(title="Add a sub-issue", destructive=False, idempotent=False, open_world=True)
+async def add_sub_issue(
+    deps: GitHubDeps,
+    owner: Owner,
+    repo: Repo,
+    number: Annotated[int, Field(description="Parent issue number.")],
+    sub_issue: Annotated[int, Field(description="Number of the issue to nest.")],
+    replace_parent: Annotated[bool, Field(description="Move it from its current parent.")] = False,
+) -> SubIssueAdded:
+    """Make an issue a sub-issue of another in the same repository. See them with list_sub_issues."""
+    child = await deps.github.request("GET", _path(owner, repo, sub_issue))
+    child_id = whole_number(child.data, "id")
+    if child_id is None:
+        raise UpstreamError(f"GitHub answered without the id of issue {sub_issue}; nothing was changed.")
+    fields: dict[str, Any] = {"sub_issue_id": child_id} | ({"replace_parent": True} if replace_parent else {})
+    answer = await deps.github.request("POST", _path(owner, repo, number, "sub_issues"), json=fields)
+    summary = as_dict(as_dict(answer.data).get("sub_issues_summary"))
+    return SubIssueAdded(parent=number, sub_issue=sub_issue, sub_issues=whole_number(summary, "total"))

@@ -1,0 +1,267 @@
+"""GitHub Actions for the ``actions`` toolset: runs, jobs and their steps as compact answers, and job logs read
+for what an agent needs (the last lines, the ``##[error]`` lines, the step that failed).
+
+A job log is text written by whatever the job ran, so it is read as untrusted and redacted: ANSI colour codes
+and GitHub's per-line timestamps are dropped (they cost tokens and say nothing), invisible characters are
+removed (:class:`Untrusted`), secret-looking values are replaced (:func:`redact_text`), including the lines of
+a PEM private key block, and very long lines are cut.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from pydantic import BaseModel, Field
+
+from servers.github.models import Untrusted, as_dict, as_list, number, text
+from shared.errors import NotFound, UpstreamError
+from shared.redaction import REDACTED, redact_text
+
+if TYPE_CHECKING:
+    from servers.github.client import GitHubClient
+
+__all__ = [
+    "FAILED",
+    "Job",
+    "JobLog",
+    "RunRequested",
+    "Step",
+    "WorkflowDispatched",
+    "WorkflowRun",
+    "WorkflowRunDetail",
+    "WorkflowRuns",
+    "failed_step",
+    "fetch_log_text",
+    "job_of",
+    "read_log",
+    "run_of",
+    "segment",
+    "workflow_segment",
+]
+
+MAX_ERRORS = 20  # ##[error] lines returned
+MAX_LINE = 1000  # characters of one log line
+_REDACT_SPAN = MAX_LINE * 8  # characters of a line redacted before it is cut (a cut must not split a secret)
+FAILED = frozenset({"failure", "timed_out", "startup_failure"})  # conclusions of a job or step that failed
+
+_TIMESTAMP = re.compile(r"^\ufeff?\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z ?")
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
+_ERROR = "##[error]"
+_PEM_BEGIN = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")
+_PEM_END = re.compile(r"-----END [A-Z ]*PRIVATE KEY-----")
+
+
+# -- answers ---------------------------------------------------------------------------------------------------
+
+
+class WorkflowRun(BaseModel):
+    """One workflow run."""
+
+    id: int = Field(description="Run id.")
+    workflow: str | None = Field(description="Workflow name.")
+    title: str | None = Field(description="Run title (commit message or PR title).")
+    branch: str | None = Field(description="Head branch.")
+    head_sha: str | None = Field(description="Head commit SHA.")
+    event: str | None = Field(description="Triggering event.")
+    status: str | None = Field(description="queued, in_progress, completed...")
+    conclusion: str | None = Field(description="success, failure, cancelled... (null until completed).")
+    run_number: int | None = Field(description="Run number in its workflow.")
+    attempt: int | None = Field(description="Attempt (re-runs count up).")
+    created_at: str | None = Field(description="Created (ISO 8601).")
+    updated_at: str | None = Field(description="Last updated (ISO 8601).")
+    html_url: str | None = Field(description="Web page.")
+
+
+class WorkflowRuns(BaseModel):
+    """A page of workflow runs, newest first."""
+
+    items: list[WorkflowRun] = Field(description="Runs.")
+    next_cursor: str | None = Field(description="Pass as cursor for the next page; null on the last.")
+    sanitised: bool = Field(description="Hidden characters were removed from titles.")
+
+
+class Step(BaseModel):
+    """One step of a job."""
+
+    number: int | None = Field(description="Step number.")
+    name: str | None = Field(description="Step name.")
+    status: str | None = Field(description="queued, in_progress, completed.")
+    conclusion: str | None = Field(description="success, failure, skipped...")
+
+
+class Job(BaseModel):
+    """One job of a run, with its steps."""
+
+    id: int = Field(description="Job id (for get_job_log).")
+    name: str | None = Field(description="Job name.")
+    status: str | None = Field(description="queued, in_progress, completed...")
+    conclusion: str | None = Field(description="success, failure, skipped...")
+    failed_step: str | None = Field(description="First failed step, if any.")
+    steps: list[Step] = Field(description="Steps in order.")
+
+
+class WorkflowRunDetail(WorkflowRun):
+    """A workflow run and the jobs of its latest attempt."""
+
+    failed_jobs: list[int] = Field(description="Ids of the jobs that failed (for get_job_log).")
+    jobs: list[Job] = Field(description="Jobs of the latest attempt (at most 100).")
+    sanitised: bool = Field(description="Hidden characters were removed from names or titles.")
+
+
+class JobLog(BaseModel):
+    """The end of a job's log, with its errors and the step that failed."""
+
+    job_id: int = Field(description="Job id.")
+    name: str | None = Field(description="Job name.")
+    conclusion: str | None = Field(description="success, failure... (null while running).")
+    failed_step: str | None = Field(description="First failed step (number and name), if any.")
+    errors: list[str] = Field(description=f"##[error] lines of the whole log (first {MAX_ERRORS}).")
+    total_lines: int = Field(description="Lines in the whole log.")
+    tail: str = Field(description="The last lines, timestamps removed, secrets redacted.")
+    sanitised: bool = Field(description="Hidden characters were removed.")
+
+
+class RunRequested(BaseModel):
+    """A request GitHub accepted for a workflow run."""
+
+    run_id: int = Field(description="Run id.")
+    message: str = Field(description="What happens now and what to call next.")
+
+
+class WorkflowDispatched(BaseModel):
+    """A workflow dispatch GitHub accepted."""
+
+    workflow: str = Field(description="Workflow dispatched.")
+    ref: str = Field(description="Branch or tag it runs on.")
+    run_id: int | None = Field(description="The new run's id, when GitHub says it.")
+    replayed: bool = Field(description="This key was used before: the first call's answer, nothing started.")
+    message: str = Field(description="What happens now and what to call next.")
+
+
+# -- reading GitHub's JSON -------------------------------------------------------------------------------------
+
+
+def segment(value: str) -> str:
+    """``value`` as one URL path segment (``.`` and ``..`` too: they must not climb the path)."""
+    return quote(value, safe="") if value.strip(".") else value.replace(".", "%2E")
+
+
+def workflow_segment(workflow: str) -> str:
+    """A workflow id, or its file name (a path such as ``.github/workflows/ci.yml`` is cut to ``ci.yml``)."""
+    name = workflow.strip().rstrip("/").rsplit("/", 1)[-1]
+    return segment(name or workflow)
+
+
+def run_of(data: Any, clean: Untrusted) -> dict[str, Any]:
+    """The fields of :class:`WorkflowRun` from GitHub's run object."""
+    return {
+        "id": number(data, "id") or 0,
+        "workflow": clean(text(data, "name")),
+        "title": clean(text(data, "display_title")),
+        "branch": clean(text(data, "head_branch")),
+        "head_sha": text(data, "head_sha"),
+        "event": text(data, "event"),
+        "status": text(data, "status"),
+        "conclusion": text(data, "conclusion"),
+        "run_number": number(data, "run_number"),
+        "attempt": number(data, "run_attempt"),
+        "created_at": text(data, "created_at"),
+        "updated_at": text(data, "updated_at"),
+        "html_url": text(data, "html_url"),
+    }
+
+
+def failed_step(job: Any, clean: Untrusted) -> str | None:
+    """``"<number> <name>"`` of the first step of ``job`` that failed, if one did."""
+    for step in as_list(as_dict(job).get("steps")):
+        if text(step, "conclusion") in FAILED:
+            step_number = number(step, "number")
+            name = clean(text(step, "name")) or "?"
+            return f"{step_number} {name}" if step_number is not None else name
+    return None
+
+
+def job_of(data: Any, clean: Untrusted) -> Job:
+    steps = [
+        Step(
+            number=number(step, "number"),
+            name=clean(text(step, "name")),
+            status=text(step, "status"),
+            conclusion=text(step, "conclusion"),
+        )
+        for step in as_list(as_dict(data).get("steps"))
+    ]
+    return Job(
+        id=number(data, "id") or 0,
+        name=clean(text(data, "name")),
+        status=text(data, "status"),
+        conclusion=text(data, "conclusion"),
+        failed_step=failed_step(data, clean),
+        steps=steps,
+    )
+
+
+# -- job logs --------------------------------------------------------------------------------------------------
+
+
+async def fetch_log_text(client: GitHubClient, path: str) -> str | None:
+    """The text of a job log at ``path`` (GitHub redirects to a download URL; the redirect is followed), or
+    None when GitHub has none (404 or 410: not started, still running on some servers, expired or deleted).
+
+    """
+    try:
+        return await client.request_text("GET", path)
+    except NotFound:
+        return None
+    except UpstreamError as error:
+        if error.status == 410:  # gone: the log expired or was deleted
+            return None
+        raise
+
+
+def _lines(log: str) -> Iterator[str]:
+    """The lines of ``log`` without building a list of them (a log may be large)."""
+    start = 0
+    size = len(log)
+    while start < size:
+        end = log.find("\n", start)
+        if end < 0:
+            end = size
+        yield log[start:end].rstrip("\r")
+        start = end + 1
+
+
+def _plain(line: str) -> str:
+    """A log line without its timestamp and colour codes."""
+    line = _TIMESTAMP.sub("", line, count=1)
+    return _ANSI.sub("", line) if "\x1b" in line else line
+
+
+def _shown(line: str, clean: Untrusted) -> str:
+    """A line fit to show: hidden characters removed, secrets redacted, at most ``MAX_LINE`` characters."""
+    shown = redact_text(clean(line[:_REDACT_SPAN]) or "")
+    return shown if len(shown) <= MAX_LINE else shown[: MAX_LINE - 1] + "…"
+
+
+def read_log(log: str, tail_lines: int, clean: Untrusted) -> tuple[list[str], str, int]:
+    """The ``##[error]`` lines of ``log`` (first :data:`MAX_ERRORS`), its last ``tail_lines`` lines as one text,
+    and its number of lines."""
+    errors: list[str] = []
+    tail: deque[str] = deque(maxlen=tail_lines)
+    total = 0
+    in_key = False
+    for raw in _lines(log):
+        total += 1
+        line = _plain(raw)
+        if in_key or _PEM_BEGIN.search(line):
+            # A private key block spans lines; a line-by-line redaction would show its body.
+            in_key = not _PEM_END.search(line)
+            line = REDACTED
+        if _ERROR in line and len(errors) < MAX_ERRORS:
+            errors.append(_shown(line.split(_ERROR, 1)[1].strip(), clean))
+        tail.append(line)
+    return errors, "\n".join(_shown(line, clean) for line in tail), total
