@@ -15,7 +15,7 @@ from typing import Any, cast
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic_core import ErrorDetails
 
-__all__ = ["explain", "lean_schema", "strict_model", "unstorable_text"]
+__all__ = ["answer_schema", "explain", "lean_schema", "strict_model", "unstorable_text"]
 
 _MAX_SENTENCES = 5
 _MAX_DEPTH = 20
@@ -34,6 +34,30 @@ def lean_schema(schema: dict[str, Any], *, optional_nulls: bool) -> dict[str, An
     optional property (leaving it out means the same). Output schemas keep their nulls: clients validate
     answers against them."""
     return cast("dict[str, Any]", _lean(schema, optional_nulls))
+
+
+def answer_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """An output schema as ``tools/list`` carries it: the shape clients validate answers against, without the
+    descriptions and ``required`` lists that make up most of its bytes (a tool's description says what it
+    answers; the models' field descriptions stay in the code and the generated reference)."""
+    return cast("dict[str, Any]", _shape_only(_lean(schema, optional_nulls=False)))
+
+
+def _shape_only(node: object) -> object:
+    if isinstance(node, list):
+        return [_shape_only(item) for item in cast("list[object]", node)]
+    if not isinstance(node, dict):
+        return node
+    schema = cast("dict[str, object]", node)
+    shaped: dict[str, object] = {}
+    for key, value in schema.items():
+        if key in ("description", "required") and not isinstance(value, dict):
+            continue
+        if key in ("properties", "$defs") and isinstance(value, dict):
+            shaped[key] = {name: _shape_only(sub) for name, sub in cast("dict[str, object]", value).items()}
+        else:
+            shaped[key] = _shape_only(cast("object", value))
+    return shaped
 
 
 def _lean(node: object, optional_nulls: bool) -> object:

@@ -43,7 +43,7 @@ from mcp.shared.exceptions import MCPError
 from mcp.types import INVALID_PARAMS, CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, ValidationError
 
-from shared.arguments import explain, lean_schema, strict_model, unstorable_text
+from shared.arguments import answer_schema, explain, lean_schema, strict_model, unstorable_text
 from shared.audit import current_call
 from shared.errors import CallError, ConfigError, InvalidArguments, NotFound, ToolError, WritesDisabled
 
@@ -114,8 +114,7 @@ class ToolSpec(_Declared):
 
     @property
     def annotations(self) -> ToolAnnotations:
-        return ToolAnnotations(
-            title=self.title,
+        return ToolAnnotations(  # the title is the tool's own (a second copy here would cost every listing)
             read_only_hint=self.read_only,
             destructive_hint=self.destructive,
             idempotent_hint=self.idempotent,
@@ -459,7 +458,7 @@ def build_tools(selection: Selection, deps: object, policy: ToolPolicy) -> list[
         metadata = tool.fn_metadata.model_copy(
             update={
                 "arg_model": strict,
-                "output_schema": None if output is None else lean_schema(output, optional_nulls=False),
+                "output_schema": None if output is None else answer_schema(output),
             }
         )
         parameters = lean_schema(strict.model_json_schema(), optional_nulls=True)

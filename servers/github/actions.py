@@ -13,11 +13,11 @@ import re
 from collections import deque
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
 from pydantic import BaseModel, Field
 
 from servers.github.models import Untrusted, as_dict, as_list, number, text
+from servers.github.paths import segment
 from shared.errors import NotFound, UpstreamError
 from shared.redaction import REDACTED, redact_text
 
@@ -39,7 +39,6 @@ __all__ = [
     "job_of",
     "read_log",
     "run_of",
-    "segment",
     "workflow_segment",
 ]
 
@@ -143,11 +142,6 @@ class WorkflowDispatched(BaseModel):
 
 
 # -- reading GitHub's JSON -------------------------------------------------------------------------------------
-
-
-def segment(value: str) -> str:
-    """``value`` as one URL path segment (``.`` and ``..`` too: they must not climb the path)."""
-    return quote(value, safe="") if value.strip(".") else value.replace(".", "%2E")
 
 
 def workflow_segment(workflow: str) -> str:

@@ -13,11 +13,11 @@ import asyncio
 from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import quote
 
 from pydantic import BaseModel, Field
 
 from servers.github.models import Untrusted, as_dict, as_list, flag, login, logins, next_cursor, number, page_of, text
+from servers.github.paths import repo_path, segment
 from shared.errors import Conflict, InvalidRequest, NotFound, UpstreamError
 
 if TYPE_CHECKING:
@@ -47,7 +47,6 @@ __all__ = [
     "merge_pull",
     "pull_status",
     "request_reviewers",
-    "segment",
     "update_pull",
 ]
 
@@ -253,19 +252,6 @@ def _cut(patch: str, limit: int) -> str:
 # -- reads -----------------------------------------------------------------------------------------------------
 
 
-def segment(value: str) -> str:
-    """``value`` as one URL path segment (``.`` and ``..`` too: they must not climb the path)."""
-    return quote(value, safe="") if value.strip(".") else value.replace(".", "%2E")
-
-
-def _repo(owner: str, repo: str) -> str:
-    return f"repos/{segment(owner)}/{segment(repo)}"
-
-
-def _pulls(owner: str, repo: str) -> str:
-    return f"{_repo(owner, repo)}/pulls"
-
-
 async def list_pulls(
     github: GitHubClient,
     owner: str,
@@ -282,14 +268,16 @@ async def list_pulls(
     if head and ":" not in head:
         head = f"{owner}:{head}"  # GitHub filters head as owner:branch
     params = {"state": state, "head": head, "base": base, "sort": sort, "direction": "desc"}
-    answer = await github.request("GET", _pulls(owner, repo), params=params | {"per_page": limit, "page": page})
+    answer = await github.request(
+        "GET", repo_path(owner, repo, "pulls"), params=params | {"per_page": limit, "page": page}
+    )
     clean = Untrusted()
     items = [_item(pull, clean) for pull in as_list(answer.data) if number(pull, "number") is not None]
     return PullList(items=items, next_cursor=next_cursor(answer.has_next_page, page), sanitised=clean.removed)
 
 
 async def get_pull(github: GitHubClient, owner: str, repo: str, pull_number: int) -> PullDetail:
-    answer = await github.request("GET", f"{_pulls(owner, repo)}/{pull_number}")
+    answer = await github.request("GET", repo_path(owner, repo, "pulls", pull_number))
     return _detail(answer.data)
 
 
@@ -304,7 +292,7 @@ async def list_files(
     cursor: str | None,
 ) -> PullFiles:
     page = page_of(cursor)
-    path = f"{_pulls(owner, repo)}/{pull_number}/files"
+    path = repo_path(owner, repo, "pulls", pull_number, "files")
     answer = await github.request("GET", path, params={"per_page": limit, "page": page})
     clean = Untrusted()
     budget = PATCHES_CAP
@@ -380,7 +368,7 @@ async def _pages(github: GitHubClient, path: str, key: str | None = None) -> lis
 
 async def _required(github: GitHubClient, owner: str, repo: str, base: str) -> tuple[str, ...] | None:
     """The base branch's required checks: () without protection (404), None when the token may not read them."""
-    path = f"{_repo(owner, repo)}/branches/{segment(base)}/protection/required_status_checks"
+    path = f"{repo_path(owner, repo, 'branches')}/{segment(base)}/protection/required_status_checks"
     try:
         answer = await github.request("GET", path)
     except NotFound:
@@ -453,14 +441,14 @@ async def gate_of(
 ) -> Gate:
     """The merge gate of a pull request (``pull`` is its JSON when already read)."""
     if pull is None:
-        pull = as_dict((await github.request("GET", f"{_pulls(owner, repo)}/{pull_number}")).data)
+        pull = as_dict((await github.request("GET", repo_path(owner, repo, "pulls", pull_number))).data)
     sha = _head_sha(pull)
-    commit = f"{_repo(owner, repo)}/commits/{segment(sha or '')}"
+    commit = f"{repo_path(owner, repo)}/commits/{segment(sha or '')}"
     runs, statuses, required, reviews = await _gather(
         _pages(github, f"{commit}/check-runs", "check_runs") if sha else _nothing(),
         _pages(github, f"{commit}/status", "statuses") if sha else _nothing(),
         _required(github, owner, repo, _ref(pull, "base")),
-        _pages(github, f"{_pulls(owner, repo)}/{pull_number}/reviews"),
+        _pages(github, repo_path(owner, repo, "pulls", pull_number, "reviews")),
     )
     results = _results(runs, statuses)
     approved, changes = _reviews(reviews)
@@ -541,7 +529,7 @@ async def create_pull(
     github: GitHubClient, owner: str, repo: str, *, title: str, head: str, base: str, body: str | None, draft: bool
 ) -> PullRef:
     payload = {"title": title, "head": head, "base": base, "draft": draft} | ({"body": body} if body else {})
-    answer = await github.request("POST", _pulls(owner, repo), json=payload)
+    answer = await github.request("POST", repo_path(owner, repo, "pulls"), json=payload)
     return _pull_ref(answer.data)
 
 
@@ -551,7 +539,7 @@ async def update_pull(
     payload = {key: value for key, value in changes.items() if value is not None}
     if not payload:
         raise InvalidRequest("Nothing to update: pass at least one of title, body, base or state.")
-    answer = await github.request("PATCH", f"{_pulls(owner, repo)}/{pull_number}", json=payload)
+    answer = await github.request("PATCH", repo_path(owner, repo, "pulls", pull_number), json=payload)
     return _pull_ref(answer.data)
 
 
@@ -560,7 +548,7 @@ async def request_reviewers(
 ) -> PullRef:
     if not reviewers and not teams:
         raise InvalidRequest("Nobody to request: pass reviewers (logins) or team_reviewers (team slugs).")
-    path = f"{_pulls(owner, repo)}/{pull_number}/requested_reviewers"
+    path = repo_path(owner, repo, "pulls", pull_number, "requested_reviewers")
     answer = await github.request("POST", path, json={"reviewers": reviewers, "team_reviewers": teams})
     return _pull_ref(answer.data)
 
@@ -583,7 +571,7 @@ async def create_review(
         payload["commit_id"] = commit_id
     if comments:
         payload["comments"] = [comment.model_dump(exclude_none=True) for comment in comments]
-    answer = await github.request("POST", f"{_pulls(owner, repo)}/{pull_number}/reviews", json=payload)
+    answer = await github.request("POST", repo_path(owner, repo, "pulls", pull_number, "reviews"), json=payload)
     review = answer.data
     return ReviewResult(
         id=number(review, "id"),
@@ -616,7 +604,7 @@ async def merge_pull(
     """Merge once the gate allows it: the head is the expected one, no required check is red (or pending,
     unless allowed). GitHub's own refusals (405 not mergeable, 409 head moved) become sentences."""
     where = f"{owner}/{repo}#{pull_number}"
-    pull = as_dict((await github.request("GET", f"{_pulls(owner, repo)}/{pull_number}")).data)
+    pull = as_dict((await github.request("GET", repo_path(owner, repo, "pulls", pull_number))).data)
     head_sha = _head_sha(pull)
     if _state(pull) == "merged":
         if head_sha == expected_head_sha:
@@ -642,7 +630,7 @@ async def merge_pull(
     try:
         answer = await github.request(
             "PUT",
-            f"{_pulls(owner, repo)}/{pull_number}/merge",
+            repo_path(owner, repo, "pulls", pull_number, "merge"),
             json={key: value for key, value in payload.items() if value is not None},
         )
     except Conflict:  # GitHub's 409: the head moved between our read and the merge

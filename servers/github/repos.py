@@ -15,15 +15,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
 from pydantic import BaseModel, Field
 
 from servers.github.models import Untrusted, as_dict, as_list, flag, login, number, text
+from servers.github.paths import repo_path, safe_path, valid_ref
 from shared.errors import Conflict, InvalidRequest, NotFound
 
 if TYPE_CHECKING:
@@ -58,11 +57,8 @@ __all__ = [
     "file_stat_of",
     "push_files",
     "read_content",
-    "repo_path",
     "repository_of",
-    "safe_path",
     "text_window",
-    "valid_ref",
 ]
 
 SANITISED = "Hidden characters or HTML comments were removed."
@@ -241,38 +237,6 @@ class ReleaseList(BaseModel):
     items: list[Release] = Field(description="This page, newest first.")
     next_cursor: str | None = Field(description=NEXT)
     sanitised: bool = Field(description=SANITISED)
-
-
-# -- paths --------------------------------------------------------------------------------------------------------
-
-
-_OWNER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
-_REPO = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
-_NOT_IN_REFS = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]|\.\.|@\{|//|/\.|\.lock(/|$)")
-
-
-def repo_path(owner: str, repo: str, *rest: str) -> str:
-    """``repos/{owner}/{repo}/...`` with ``rest`` quoted; refused when owner or repo cannot be a GitHub name."""
-    if not _OWNER.match(owner) or not _REPO.match(repo) or repo in (".", ".."):
-        raise InvalidRequest(
-            f"{owner}/{repo} cannot be a GitHub repository: owners and names use letters, digits, '-', '_' and '.'."
-        )
-    return "/".join(["repos", owner, repo, *(quote(part, safe="/") for part in rest)])
-
-
-def safe_path(path: str, what: str = "path") -> str:
-    """``path`` without surrounding slashes; refused when a segment is empty, ``.`` or ``..``."""
-    trimmed = path.strip("/")
-    if trimmed and any(part in ("", ".", "..") for part in trimmed.split("/")):
-        raise InvalidRequest(f"{what} {path!r} has an empty, '.' or '..' segment; give a path inside the repository.")
-    return trimmed
-
-
-def valid_ref(ref: str, what: str = "branch") -> str:
-    """``ref`` when git would accept it as a branch, tag or sha (it goes into request paths)."""
-    if not ref or _NOT_IN_REFS.search(ref) or ref.startswith(("/", "-", ".")) or ref.endswith(("/", ".")):
-        raise InvalidRequest(f"{what} {ref!r} is not a name git accepts for a branch, tag or commit.")
-    return ref
 
 
 # -- projections --------------------------------------------------------------------------------------------------

@@ -21,12 +21,12 @@ from servers.github.actions import (
     job_of,
     read_log,
     run_of,
-    segment,
     workflow_segment,
 )
 from servers.github.deps import GitHubDeps
 from servers.github.models import Untrusted, as_dict, as_list, next_cursor, number, page_of, text
-from shared.errors import Conflict, InvalidRequest, NotFound
+from servers.github.paths import repo_path
+from shared.errors import Conflict, NotFound
 from shared.toolset import Toolset
 
 __all__ = ["actions"]
@@ -44,13 +44,6 @@ actions = Toolset(
 Owner = Annotated[str, Field(description="Repo owner.")]
 Repo = Annotated[str, Field(description="Repo name.")]
 RunId = Annotated[int, Field(ge=1, description="Workflow run id.")]
-
-
-def _repo(owner: str, repo: str) -> str:
-    """``repos/{owner}/{repo}/actions``; names that could leave the repository's path are refused."""
-    if {owner, repo} & {"", ".", ".."}:
-        raise InvalidRequest(f"{owner}/{repo} is not a repository: pass its owner and name, e.g. octo and shop.")
-    return f"repos/{segment(owner)}/{segment(repo)}/actions"
 
 
 async def _both(first: Awaitable[A], second: Awaitable[B]) -> tuple[A, B]:
@@ -79,7 +72,7 @@ async def list_workflow_runs(
 ) -> WorkflowRuns:
     """List workflow runs of a repository, newest first, optionally filtered. Then get_workflow_run."""
     page = page_of(cursor)
-    where = _repo(owner, repo)
+    where = repo_path(owner, repo, "actions")
     path = f"{where}/workflows/{workflow_segment(workflow)}/runs" if workflow else f"{where}/runs"
     params = {"branch": branch, "event": event, "status": status, "per_page": limit, "page": page}
     answer = await deps.github.request("GET", path, params=params)
@@ -91,7 +84,7 @@ async def list_workflow_runs(
 @actions.read(title="Get a workflow run", open_world=True)
 async def get_workflow_run(deps: GitHubDeps, owner: Owner, repo: Repo, run_id: RunId) -> WorkflowRunDetail:
     """A run with its jobs and their steps; failed_jobs lists the jobs to read with get_job_log."""
-    where = _repo(owner, repo)
+    where = repo_path(owner, repo, "actions")
     run, listed = await _both(
         deps.github.request("GET", f"{where}/runs/{run_id}"),
         deps.github.request("GET", f"{where}/runs/{run_id}/jobs", params={"per_page": 100}),
@@ -113,7 +106,7 @@ async def get_job_log(
 ) -> JobLog:
     """Why a job failed: the step that failed, the log's ##[error] lines and its last lines (secrets
     redacted). Take job ids from get_workflow_run."""
-    where = _repo(owner, repo)
+    where = repo_path(owner, repo, "actions")
     job, log = await _both(
         deps.github.request("GET", f"{where}/jobs/{job_id}"), fetch_log_text(deps.github, f"{where}/jobs/{job_id}/logs")
     )
@@ -139,7 +132,7 @@ async def get_job_log(
 @actions.write(title="Re-run failed jobs", destructive=False, idempotent=False, open_world=True)
 async def rerun_failed_jobs(deps: GitHubDeps, owner: Owner, repo: Repo, run_id: RunId) -> RunRequested:
     """Re-run the failed jobs of a completed run as a new attempt. Each call starts another attempt."""
-    await deps.github.request("POST", f"{_repo(owner, repo)}/runs/{run_id}/rerun-failed-jobs")
+    await deps.github.request("POST", repo_path(owner, repo, "actions", "runs", run_id, "rerun-failed-jobs"))
     return RunRequested(
         run_id=run_id,
         message="Re-run requested as a new attempt of this run; follow it with get_workflow_run.",
@@ -150,7 +143,7 @@ async def rerun_failed_jobs(deps: GitHubDeps, owner: Owner, repo: Repo, run_id: 
 async def cancel_workflow_run(deps: GitHubDeps, owner: Owner, repo: Repo, run_id: RunId) -> RunRequested:
     """Cancel a queued or running workflow run; its unfinished jobs stop."""
     try:
-        await deps.github.request("POST", f"{_repo(owner, repo)}/runs/{run_id}/cancel")
+        await deps.github.request("POST", repo_path(owner, repo, "actions", "runs", run_id, "cancel"))
     except Conflict:
         raise Conflict(
             f"Workflow run {run_id} has already completed, so it cannot be cancelled (GitHub answered HTTP 409). "
@@ -175,7 +168,7 @@ async def dispatch_workflow(
     ] = None,
 ) -> WorkflowDispatched:
     """Start a workflow_dispatch workflow on a branch or tag; the answer says how to find the new run."""
-    path = f"{_repo(owner, repo)}/workflows/{workflow_segment(workflow)}/dispatches"
+    path = f"{repo_path(owner, repo, 'actions')}/workflows/{workflow_segment(workflow)}/dispatches"
     body: dict[str, Any] = {"ref": ref} | ({"inputs": inputs} if inputs else {})
 
     async def dispatch(_connection: object = None) -> WorkflowDispatched:

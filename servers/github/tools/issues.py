@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
-from urllib.parse import quote
 
 from pydantic import Field
 
@@ -26,6 +25,7 @@ from servers.github.issues import (
 )
 from servers.github.models import Untrusted, as_dict, as_list, next_cursor, page_of, text
 from servers.github.models import number as whole_number
+from servers.github.paths import repo_path
 from shared.errors import InvalidRequest, UpstreamError
 from shared.timestamps import utc
 from shared.toolset import Toolset
@@ -51,15 +51,6 @@ Key = Annotated[
 _TYPED = re.compile(r"\b(is|type):(issue|pr|pull-request)\b", re.IGNORECASE)
 
 
-def _path(owner: str, repo: str, *rest: object) -> str:
-    """``repos/{owner}/{repo}/issues/...``; names that could leave the repository's path are refused."""
-    for name in (owner, repo):
-        if name in ("", ".", ".."):
-            raise InvalidRequest(f"{owner}/{repo} is not a repository: pass its owner and name, e.g. octo and shop.")
-    parts = ["repos", quote(owner, safe=""), quote(repo, safe=""), "issues", *(str(part) for part in rest)]
-    return "/".join(parts)
-
-
 @issues.read(title="List issues", open_world=True)
 async def list_issues(
     deps: GitHubDeps,
@@ -81,7 +72,7 @@ async def list_issues(
     params |= {"direction": direction, "per_page": limit, "page": page}
     if since is not None:
         params["since"] = utc(since).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
-    answer = await deps.github.request("GET", _path(owner, repo), params=params)
+    answer = await deps.github.request("GET", repo_path(owner, repo, "issues"), params=params)
     clean = Untrusted()
     items = [summary_of(item, clean) for item in as_list(answer.data) if as_dict(item).get("pull_request") is None]
     return IssueList(items=items, next_cursor=next_cursor(answer.has_next_page, page), sanitised=clean.removed)
@@ -97,13 +88,13 @@ async def get_issue(
     comments_limit: Annotated[int, Field(ge=1, le=100, description="Comments to return.")] = 10,
 ) -> IssueDetail:
     """Get one issue with its body, and its first comments if asked. Page further with list_issue_comments."""
-    answer = await deps.github.request("GET", _path(owner, repo, number))
+    answer = await deps.github.request("GET", repo_path(owner, repo, "issues", number))
     clean = Untrusted()
     issue = issue_of(answer.data, clean)
     comments = []
     if include_comments:
         listed = await deps.github.request(
-            "GET", _path(owner, repo, number, "comments"), params={"per_page": comments_limit}
+            "GET", repo_path(owner, repo, "issues", number, "comments"), params={"per_page": comments_limit}
         )
         comments = [comment_of(item, clean) for item in as_list(listed.data)]
     fields = issue.model_dump(exclude={"sanitised"})
@@ -148,7 +139,7 @@ async def create_issue(
     fields: dict[str, Any] = {"title": title, "body": body, "labels": labels, "assignees": assignees}
     fields = {key: value for key, value in (fields | {"milestone": milestone}).items() if value is not None}
 
-    path = _path(owner, repo)
+    path = repo_path(owner, repo, "issues")
 
     async def create(_connection: object) -> CreatedIssue:
         answer = await deps.github.request("POST", path, json=fields)
@@ -192,7 +183,7 @@ async def update_issue(
             "update_issue got nothing to change: pass at least one of title, body, labels, assignees, milestone, "
             "state or state_reason."
         )
-    answer = await deps.github.request("PATCH", _path(owner, repo, number), json=fields)
+    answer = await deps.github.request("PATCH", repo_path(owner, repo, "issues", number), json=fields)
     return UpdatedIssue.model_validate(issue_of(answer.data, Untrusted()).model_dump())
 
 
@@ -207,7 +198,7 @@ async def add_issue_comment(
 ) -> CreatedComment:
     """Add a comment to an issue or pull request. Pass an idempotency_key when the call may be retried."""
 
-    path = _path(owner, repo, number, "comments")
+    path = repo_path(owner, repo, "issues", number, "comments")
 
     async def comment(_connection: object) -> CreatedComment:
         answer = await deps.github.request("POST", path, json={"body": body})
@@ -230,7 +221,7 @@ async def list_issue_comments(
     """List the comments on an issue or pull request, oldest first; reply with add_issue_comment."""
     page = page_of(cursor)
     params = {"per_page": limit, "page": page}
-    answer = await deps.github.request("GET", _path(owner, repo, number, "comments"), params=params)
+    answer = await deps.github.request("GET", repo_path(owner, repo, "issues", number, "comments"), params=params)
     clean = Untrusted()
     items = [comment_of(item, clean) for item in as_list(answer.data)]
     return CommentList(items=items, next_cursor=next_cursor(answer.has_next_page, page), sanitised=clean.removed)
@@ -243,7 +234,7 @@ async def list_sub_issues(
     """List the sub-issues of an issue; add one with add_sub_issue, read one with get_issue."""
     page = page_of(cursor)
     params = {"per_page": limit, "page": page}
-    answer = await deps.github.request("GET", _path(owner, repo, number, "sub_issues"), params=params)
+    answer = await deps.github.request("GET", repo_path(owner, repo, "issues", number, "sub_issues"), params=params)
     clean = Untrusted()
     items = [summary_of(item, clean) for item in as_list(answer.data)]
     return IssueList(items=items, next_cursor=next_cursor(answer.has_next_page, page), sanitised=clean.removed)
@@ -259,11 +250,11 @@ async def add_sub_issue(
     replace_parent: Annotated[bool, Field(description="Move it from its current parent.")] = False,
 ) -> SubIssueAdded:
     """Make an issue a sub-issue of another in the same repository. See them with list_sub_issues."""
-    child = await deps.github.request("GET", _path(owner, repo, sub_issue))
+    child = await deps.github.request("GET", repo_path(owner, repo, "issues", sub_issue))
     child_id = whole_number(child.data, "id")
     if child_id is None:
         raise UpstreamError(f"GitHub answered without the id of issue {sub_issue}; nothing was changed.")
     fields: dict[str, Any] = {"sub_issue_id": child_id} | ({"replace_parent": True} if replace_parent else {})
-    answer = await deps.github.request("POST", _path(owner, repo, number, "sub_issues"), json=fields)
+    answer = await deps.github.request("POST", repo_path(owner, repo, "issues", number, "sub_issues"), json=fields)
     summary = as_dict(as_dict(answer.data).get("sub_issues_summary"))
     return SubIssueAdded(parent=number, sub_issue=sub_issue, sub_issues=whole_number(summary, "total"))

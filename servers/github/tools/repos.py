@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from servers.github.deps import GitHubDeps
 from servers.github.models import Untrusted, as_dict, as_list, next_cursor, number, page_of, text
+from servers.github.paths import repo_path, safe_path, valid_ref
 from servers.github.repos import (
     MAX_FILES,
     PATCHES_LIMIT,
@@ -40,11 +41,8 @@ from servers.github.repos import (
     file_contents_of,
     file_stat_of,
     read_content,
-    repo_path,
     repository_of,
-    safe_path,
     summary_fields,
-    valid_ref,
 )
 from servers.github.repos import push_files as push
 from shared.errors import CallError, Conflict, InvalidRequest, NotFound

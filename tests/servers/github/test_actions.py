@@ -412,5 +412,5 @@ async def test_an_owner_or_repository_that_would_leave_the_repository_path_is_re
 ) -> None:
     message = await _error(github, "list_workflow_runs", {"owner": owner, "repo": ".."})
 
-    assert "is not a repository: pass its owner and name" in message
+    assert "cannot be a GitHub repository" in message
     assert github_state.calls == []

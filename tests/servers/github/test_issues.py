@@ -400,7 +400,7 @@ async def test_a_repository_name_that_would_leave_its_path_is_refused_without_a_
     github: Client, github_state: FakeGitHub
 ) -> None:
     message = await _refused(github, "get_issue", {"owner": "..", "repo": "..", "number": 1})
-    assert "is not a repository" in message
+    assert "cannot be a GitHub repository" in message
     assert github_state.calls == []
 
 

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.skipif(not LIVE_TOKEN, reason="set AFU9_TEST_GITHUB_TOK
 
 async def test_the_real_github_answers_who_am_i_a_repository_and_its_issues(tmp_path: Path) -> None:
     owner, repo = LIVE_REPO.split("/", 1)
-    settings = GitHubSettings(data_dir=tmp_path, token=LIVE_TOKEN, toolsets=["all"])
+    settings = GitHubSettings.model_validate({"data_dir": tmp_path, "token": LIVE_TOKEN, "toolsets": ["all"]})
     async with Client(SERVER.build(settings)) as client:
         me = await client.call_tool("get_me", {})
         repository = await client.call_tool("get_repository", {"owner": owner, "repo": repo})
