@@ -27,11 +27,11 @@ __all__ = [
     "IssueSummary",
     "SearchHit",
     "SearchResult",
-    "SubIssueAdded",
     "UpdatedIssue",
     "comment_of",
     "hit_of",
     "issue_of",
+    "parent_of",
     "summary_of",
 ]
 
@@ -70,6 +70,8 @@ class Issue(IssueSummary):
     html_url: str | None = Field(description="Web page.")
     body: str | None = Field(description="Markdown.")
     body_truncated: bool = Field(description="Body was cut.")
+    parent: int | None = Field(description="Parent issue number, when it is a sub-issue.")
+    sub_issues: int = Field(description="Sub-issue count (list_sub_issues).")
     sanitised: bool = Field(description=SANITISED)
 
 
@@ -83,6 +85,7 @@ class UpdatedIssue(IssueSummary):
     state_reason: str | None = Field(description="Why closed or reopened.")
     milestone: str | None = Field(description="Milestone title.")
     html_url: str | None = Field(description="Web page.")
+    parent: int | None = Field(description="Parent issue number, when it is a sub-issue.")
     sanitised: bool = Field(description=SANITISED)
 
 
@@ -121,12 +124,6 @@ class CommentList(BaseModel):
     items: list[Comment] = Field(description="This page.")
     next_cursor: str | None = Field(description=NEXT)
     sanitised: bool = Field(description=SANITISED)
-
-
-class SubIssueAdded(BaseModel):
-    parent: int = Field(description="Parent issue number.")
-    sub_issue: int = Field(description="The nested issue's number.")
-    sub_issues: int | None = Field(description="The parent's sub-issue count.")
 
 
 def _cut(value: str | None, limit: int) -> tuple[str | None, bool]:
@@ -183,8 +180,16 @@ def issue_of(data: Any, clean: Untrusted) -> Issue:
         html_url=text(data, "html_url"),
         body=body,
         body_truncated=cut,
+        parent=parent_of(data),
+        sub_issues=number(as_dict(data).get("sub_issues_summary"), "total") or 0,
         sanitised=clean.removed,
     )
+
+
+def parent_of(data: Any) -> int | None:
+    """The parent issue's number, read from ``parent_issue_url`` (``.../issues/{number}``)."""
+    _, found, tail = (text(data, "parent_issue_url") or "").rpartition("/issues/")
+    return int(tail) if found and tail.isascii() and tail.isdigit() and len(tail) < 19 else None
 
 
 def comment_of(data: Any, clean: Untrusted) -> Comment:

@@ -150,13 +150,15 @@ def test_a_tool_name_used_by_two_toolsets_of_a_server_is_rejected() -> None:
 
 
 def test_read_and_write_declarations_carry_honest_annotations() -> None:
-    specs = {spec.name: spec.annotations for toolset in _demo_toolsets([]) for spec in toolset.tools}
+    declared = {spec.name: spec for toolset in _demo_toolsets([]) for spec in toolset.tools}
+    specs = {name: spec.annotations for name, spec in declared.items()}
 
     assert specs["list_notes"].read_only_hint is True
     assert specs["list_notes"].destructive_hint is False
     assert specs["list_notes"].idempotent_hint is True
     assert specs["list_notes"].open_world_hint is False
-    assert specs["list_notes"].title == "List notes"
+    assert declared["list_notes"].title == "List notes"
+    assert specs["list_notes"].title is None  # tools/list carries the title once, on the tool
     assert specs["count_notes"].open_world_hint is True
 
     assert specs["add_note"].read_only_hint is False

@@ -23,6 +23,7 @@ from servers.github.actions import (
     run_of,
     workflow_segment,
 )
+from servers.github.arguments import Owner, Repo
 from servers.github.deps import GitHubDeps
 from servers.github.models import Untrusted, as_dict, as_list, next_cursor, number, page_of, text
 from servers.github.paths import repo_path
@@ -41,8 +42,6 @@ actions = Toolset(
     default=False,
 )
 
-Owner = Annotated[str, Field(description="Repo owner.")]
-Repo = Annotated[str, Field(description="Repo name.")]
 RunId = Annotated[int, Field(ge=1, description="Workflow run id.")]
 
 

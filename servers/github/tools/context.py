@@ -13,11 +13,8 @@ context = Toolset("context", "GitHub through the server's own credentials.", sta
 
 @context.read(title="Who am I on GitHub", open_world=True)
 async def get_me(deps: GitHubDeps) -> Me:
-    """Who the server acts as on GitHub (login, token or app, scopes) and how much rate limit is left.
-
-    Call it first to learn which account your actions will be attributed to, or when a call was refused for
-    permissions or rate limits.
-    """
+    """Who the server acts as on GitHub (login, token or app, scopes) and the rate limit left. Call it first,
+    or after a refusal for permissions or rate limits."""
     identity = await deps.github.identity(fresh=True)
     return Me(
         login=identity.login,

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
+from servers.github.arguments import Cursor, Key, Limit, Owner, Repo
 from servers.github.deps import GitHubDeps
 from servers.github.issues import (
     CommentList,
@@ -16,11 +17,11 @@ from servers.github.issues import (
     IssueDetail,
     IssueList,
     SearchResult,
-    SubIssueAdded,
     UpdatedIssue,
     comment_of,
     hit_of,
     issue_of,
+    parent_of,
     summary_of,
 )
 from servers.github.models import Untrusted, as_dict, as_list, next_cursor, page_of, text
@@ -38,15 +39,8 @@ issues = Toolset(
     start_with="list_issues",
 )
 
-Owner = Annotated[str, Field(description="Repo owner.")]
-Repo = Annotated[str, Field(description="Repo name.")]
 Number = Annotated[int, Field(description="Issue number.")]
-Limit = Annotated[int, Field(ge=1, le=100, description="Per page.")]
-Cursor = Annotated[str | None, Field(description="From next_cursor.")]
 Names = list[str] | None
-Key = Annotated[
-    str | None, Field(min_length=1, max_length=255, description="Retry-safe: a repeat returns the first result.")
-]
 
 _TYPED = re.compile(r"\b(is|type):(issue|pr|pull-request)\b", re.IGNORECASE)
 
@@ -60,13 +54,12 @@ async def list_issues(
     labels: Annotated[str | None, Field(description="Comma-separated; all must match.")] = None,
     assignee: Annotated[str | None, Field(description="A login, none or *.")] = None,
     since: Annotated[datetime | None, Field(description="Updated since.")] = None,
-    sort: Annotated[Literal["created", "updated", "comments"] | None, Field(description="Default created.")] = None,
     direction: Annotated[Literal["asc", "desc"] | None, Field(description="Default desc.")] = None,
+    sort: Annotated[Literal["created", "updated", "comments"] | None, Field(description="Default created.")] = None,
     limit: Limit = 30,
     cursor: Cursor = None,
 ) -> IssueList:
-    """List a repository's issues, newest first (pull requests are skipped, so a page may hold fewer).
-    Read one with get_issue."""
+    """List a repository's issues, newest first (pull requests skipped: a page may hold fewer). Then get_issue."""
     page = page_of(cursor)
     params: dict[str, Any] = {"state": state, "labels": labels, "assignee": assignee, "sort": sort}
     params |= {"direction": direction, "per_page": limit, "page": page}
@@ -84,21 +77,20 @@ async def get_issue(
     owner: Owner,
     repo: Repo,
     number: Number,
-    include_comments: Annotated[bool, Field(description="Also return the first comments.")] = False,
-    comments_limit: Annotated[int, Field(ge=1, le=100, description="Comments to return.")] = 10,
+    comments: Annotated[int, Field(ge=0, le=100, description="First comments to include.")] = 0,
 ) -> IssueDetail:
-    """Get one issue with its body, and its first comments if asked. Page further with list_issue_comments."""
+    """One issue: body, parent, sub-issue count and, if asked, its first comments. More: list_issue_comments."""
     answer = await deps.github.request("GET", repo_path(owner, repo, "issues", number))
     clean = Untrusted()
     issue = issue_of(answer.data, clean)
-    comments = []
-    if include_comments:
+    first = []
+    if comments:
         listed = await deps.github.request(
-            "GET", repo_path(owner, repo, "issues", number, "comments"), params={"per_page": comments_limit}
+            "GET", repo_path(owner, repo, "issues", number, "comments"), params={"per_page": comments}
         )
-        comments = [comment_of(item, clean) for item in as_list(listed.data)]
+        first = [comment_of(item, clean) for item in as_list(listed.data)]
     fields = issue.model_dump(exclude={"sanitised"})
-    return IssueDetail(**fields, first_comments=comments, sanitised=clean.removed)
+    return IssueDetail(**fields, first_comments=first, sanitised=clean.removed)
 
 
 @issues.read(title="Search issues", open_world=True)
@@ -108,8 +100,7 @@ async def search_issues(
     limit: Limit = 30,
     cursor: Cursor = None,
 ) -> SearchResult:
-    """Search issues in GitHub search syntax; repo:owner/name narrows it, is:pr finds pull requests.
-    Read a hit with get_issue."""
+    """Search issues in GitHub search syntax (repo:owner/name narrows, is:pr finds pull requests). Then get_issue."""
     page = page_of(cursor)
     q = query if _TYPED.search(query) else f"{query} is:issue"
     answer = await deps.github.request("GET", "search/issues", params={"q": q, "per_page": limit, "page": page})
@@ -135,7 +126,7 @@ async def create_issue(
     milestone: Annotated[int | None, Field(ge=1, description="Milestone number.")] = None,
     idempotency_key: Key = None,
 ) -> CreatedIssue:
-    """Open a new issue. Pass an idempotency_key when the call may be retried; change it with update_issue."""
+    """Open an issue with labels, assignees and a milestone; change it later with update_issue."""
     fields: dict[str, Any] = {"title": title, "body": body, "labels": labels, "assignees": assignees}
     fields = {key: value for key, value in (fields | {"milestone": milestone}).items() if value is not None}
 
@@ -171,6 +162,7 @@ async def update_issue(
     state_reason: Annotated[
         Literal["completed", "not_planned", "reopened"] | None, Field(description="Why, with state.")
     ] = None,
+    parent: Annotated[int | None, Field(ge=1, description="Make it a sub-issue of this issue.")] = None,
 ) -> UpdatedIssue:
     """Change an issue: only the fields given are sent. Close it with state=closed and a state_reason."""
     fields: dict[str, Any] = {"title": title, "body": body, "labels": labels, "assignees": assignees}
@@ -178,13 +170,29 @@ async def update_issue(
     fields = {key: value for key, value in fields.items() if value is not None}
     if milestone is not None:
         fields["milestone"] = milestone or None
-    if not fields:
+    if not fields and parent is None:
         raise InvalidRequest(
             "update_issue got nothing to change: pass at least one of title, body, labels, assignees, milestone, "
-            "state or state_reason."
+            "state, state_reason or parent."
         )
-    answer = await deps.github.request("PATCH", repo_path(owner, repo, "issues", number), json=fields)
-    return UpdatedIssue.model_validate(issue_of(answer.data, Untrusted()).model_dump())
+    if parent == number:
+        raise InvalidRequest(f"Issue {number} cannot be its own parent; nothing was changed.")
+    path = repo_path(owner, repo, "issues", number)
+    answer = await deps.github.request("PATCH", path, json=fields) if fields else await deps.github.request("GET", path)
+    issue = answer.data
+    if parent is not None and parent_of(issue) != parent:
+        await _nest(deps, owner, repo, parent, issue, number)
+        issue = {**as_dict(issue), "parent_issue_url": f"/repos/{owner}/{repo}/issues/{parent}"}
+    return UpdatedIssue.model_validate(issue_of(issue, Untrusted()).model_dump())
+
+
+async def _nest(deps: GitHubDeps, owner: str, repo: str, parent: int, issue: Any, number: int) -> None:
+    """Put ``issue`` under ``parent`` (taking it from any other parent: an issue has one)."""
+    child_id = whole_number(issue, "id")
+    if child_id is None:
+        raise UpstreamError(f"GitHub answered without the id of issue {number}; its parent was not set.")
+    fields = {"sub_issue_id": child_id, "replace_parent": True}
+    await deps.github.request("POST", repo_path(owner, repo, "issues", parent, "sub_issues"), json=fields)
 
 
 @issues.write(title="Comment on an issue", destructive=False, idempotent=False, open_world=True)
@@ -196,7 +204,7 @@ async def add_issue_comment(
     body: Annotated[str, Field(min_length=1, description="Markdown.")],
     idempotency_key: Key = None,
 ) -> CreatedComment:
-    """Add a comment to an issue or pull request. Pass an idempotency_key when the call may be retried."""
+    """Comment on an issue or pull request; read the thread with list_issue_comments."""
 
     path = repo_path(owner, repo, "issues", number, "comments")
 
@@ -218,7 +226,7 @@ async def add_issue_comment(
 async def list_issue_comments(
     deps: GitHubDeps, owner: Owner, repo: Repo, number: Number, limit: Limit = 30, cursor: Cursor = None
 ) -> CommentList:
-    """List the comments on an issue or pull request, oldest first; reply with add_issue_comment."""
+    """List comments on an issue or pull request, oldest first; reply with add_issue_comment."""
     page = page_of(cursor)
     params = {"per_page": limit, "page": page}
     answer = await deps.github.request("GET", repo_path(owner, repo, "issues", number, "comments"), params=params)
@@ -231,30 +239,10 @@ async def list_issue_comments(
 async def list_sub_issues(
     deps: GitHubDeps, owner: Owner, repo: Repo, number: Number, limit: Limit = 30, cursor: Cursor = None
 ) -> IssueList:
-    """List the sub-issues of an issue; add one with add_sub_issue, read one with get_issue."""
+    """List the sub-issues of an issue; nest one with update_issue parent, read one with get_issue."""
     page = page_of(cursor)
     params = {"per_page": limit, "page": page}
     answer = await deps.github.request("GET", repo_path(owner, repo, "issues", number, "sub_issues"), params=params)
     clean = Untrusted()
     items = [summary_of(item, clean) for item in as_list(answer.data)]
     return IssueList(items=items, next_cursor=next_cursor(answer.has_next_page, page), sanitised=clean.removed)
-
-
-@issues.write(title="Add a sub-issue", destructive=False, idempotent=False, open_world=True)
-async def add_sub_issue(
-    deps: GitHubDeps,
-    owner: Owner,
-    repo: Repo,
-    number: Annotated[int, Field(description="Parent issue number.")],
-    sub_issue: Annotated[int, Field(description="Number of the issue to nest.")],
-    replace_parent: Annotated[bool, Field(description="Move it from its current parent.")] = False,
-) -> SubIssueAdded:
-    """Make an issue a sub-issue of another in the same repository. See them with list_sub_issues."""
-    child = await deps.github.request("GET", repo_path(owner, repo, "issues", sub_issue))
-    child_id = whole_number(child.data, "id")
-    if child_id is None:
-        raise UpstreamError(f"GitHub answered without the id of issue {sub_issue}; nothing was changed.")
-    fields: dict[str, Any] = {"sub_issue_id": child_id} | ({"replace_parent": True} if replace_parent else {})
-    answer = await deps.github.request("POST", repo_path(owner, repo, "issues", number, "sub_issues"), json=fields)
-    summary = as_dict(as_dict(answer.data).get("sub_issues_summary"))
-    return SubIssueAdded(parent=number, sub_issue=sub_issue, sub_issues=whole_number(summary, "total"))

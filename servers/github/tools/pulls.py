@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from servers.github import pulls as logic
+from servers.github.arguments import Cursor, Key, Limit, Owner, Repo
 from servers.github.deps import GitHubDeps
 from servers.github.pulls import (
     LineComment,
@@ -30,14 +31,7 @@ pulls = Toolset(
     start_with="list_pull_requests",
 )
 
-Owner = Annotated[str, Field(description="Repo owner.")]
-Repo = Annotated[str, Field(description="Repo name.")]
-Number = Annotated[int, Field(ge=1, description="PR number.")]
-Limit = Annotated[int, Field(ge=1, le=100, description="Per page.")]
-Cursor = Annotated[str | None, Field(description="From next_cursor.")]
-Key = Annotated[
-    str | None, Field(min_length=1, max_length=255, description="Retry-safe: a repeat returns the first result.")
-]
+Number = Annotated[int, Field(description="PR number.")]
 Logins = list[str] | None
 
 
@@ -63,8 +57,7 @@ async def list_pull_requests(
 
 @pulls.read(title="Get a pull request", open_world=True)
 async def get_pull_request(deps: GitHubDeps, owner: Owner, repo: Repo, number: Number) -> PullDetail:
-    """A pull request: state, branches, head sha, mergeability, size and body. The diff:
-    get_pull_request_files."""
+    """A pull request: state, branches, head sha, mergeability, size, body. Diff: get_pull_request_files."""
     return await logic.get_pull(deps.github, owner, repo, number)
 
 
@@ -78,8 +71,8 @@ async def get_pull_request_files(
     limit: Limit = 30,
     cursor: Cursor = None,
 ) -> PullFiles:
-    """Files a pull request changes, with line counts and, if asked, diffs (capped: 3000 characters a
-    file, 20000 in all)."""
+    """Files a pull request changes with line counts and, if asked, diffs (3000 characters a file, 20000 in
+    all)."""
     return await logic.list_files(
         deps.github, owner, repo, number, include_patch=include_patch, limit=limit, cursor=cursor
     )
@@ -87,8 +80,7 @@ async def get_pull_request_files(
 
 @pulls.read(title="Get a pull request's merge status", open_world=True)
 async def get_pull_request_status(deps: GitHubDeps, owner: Owner, repo: Repo, number: Number) -> PullStatus:
-    """Can it merge? Checks, required checks failing or pending, reviews, conflicts; a verdict and what
-    to do next."""
+    """Can it merge? Checks, required checks failing or pending, reviews, conflicts; a verdict and next step."""
     return await logic.pull_status(deps.github, owner, repo, number)
 
 
@@ -130,7 +122,7 @@ async def update_pull_request(
     base: Annotated[str | None, Field(min_length=1, description="New base branch.")] = None,
     state: Annotated[Literal["open", "closed"] | None, Field(description="Close or reopen.")] = None,
 ) -> PullRef:
-    """Change a pull request's title, body or base, or close or reopen it (draft cannot change here)."""
+    """Change a pull request's title, body or base, or close or reopen it. Reviewers: request_reviewers."""
     changes = {"title": title, "body": body, "base": base, "state": state}
     return await logic.update_pull(deps.github, owner, repo, number, changes)
 
@@ -160,8 +152,7 @@ async def create_review(
     commit_id: Annotated[str | None, Field(description="Commit reviewed (default head).")] = None,
     idempotency_key: Key = None,
 ) -> ReviewResult:
-    """Review a pull request, with line comments on paths from get_pull_request_files (you cannot
-    approve your own)."""
+    """Review a pull request, with line comments on paths from get_pull_request_files (not your own)."""
     comments = comments or []
     request = {"owner": owner, "repo": repo, "number": number, "event": event, "body": body}
     request |= {"comments": [comment.model_dump() for comment in comments], "commit_id": commit_id}
@@ -183,15 +174,15 @@ async def merge_pull_request(
     owner: Owner,
     repo: Repo,
     number: Number,
-    expected_head_sha: Annotated[str, Field(description="Head sha you reviewed (40 hex).")],
+    expected_head_sha: Annotated[str, Field(description="Head sha you reviewed.")],
     method: Annotated[MergeMethod, Field(description="How.")] = "squash",
     commit_title: Annotated[str | None, Field(description="Commit title.")] = None,
     commit_message: Annotated[str | None, Field(description="Commit message.")] = None,
     allow_pending_checks: Annotated[bool, Field(description="Merge while required checks run.")] = False,
     idempotency_key: Key = None,
 ) -> MergeResult:
-    """Merge a pull request: irreversible. Refused while required checks fail or are pending (named),
-    or if the head moved from expected_head_sha. See get_pull_request_status first."""
+    """Merge (irreversible). Refused while required checks fail or are pending, or if the head is not
+    expected_head_sha. First: get_pull_request_status."""
     request = {"owner": owner, "repo": repo, "number": number, "method": method, "sha": expected_head_sha}
     request |= {"title": commit_title, "message": commit_message, "pending": allow_pending_checks}
 

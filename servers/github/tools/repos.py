@@ -10,6 +10,7 @@ from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from servers.github.arguments import Cursor, Key, Limit, Owner, Repo
 from servers.github.deps import GitHubDeps
 from servers.github.models import Untrusted, as_dict, as_list, next_cursor, number, page_of, text
 from servers.github.paths import repo_path, safe_path, valid_ref
@@ -58,16 +59,11 @@ repos = Toolset(
 
 # Names, refs and paths are checked in code (repo_path, valid_ref, safe_path): patterns and lengths in the schema
 # would cost every tools/list bytes and tell a model nothing it does not know.
-Owner = Annotated[str, Field(description="Repo owner.")]
-Repo = Annotated[str, Field(description="Repo name.")]
 BranchName = Annotated[str, Field(description="Branch name.")]
 Ref = Annotated[str | None, Field(description="Branch, tag or sha; default: default branch.")]
-Limit = Annotated[int, Field(ge=1, le=100, description="Items per page.")]
-Cursor = Annotated[str | None, Field(description="next_cursor of the previous page.")]
-Key = Annotated[str | None, Field(max_length=255, description="Retry-safe key: a repeat returns the first result.")]
 Message = Annotated[str, Field(min_length=1, description="Commit message.")]
 FilePath = Annotated[str, Field(description="File path.")]
-Sha = Annotated[str | None, Field(description="Blob sha being replaced; required to update.")]
+Sha = Annotated[str | None, Field(description="Sha of the blob replaced (to update).")]
 
 M = TypeVar("M", bound=BaseModel)
 RESOURCE_LIMIT = 1_000_000  # characters a resource serves; larger files are read in ranges with get_file_contents
@@ -118,8 +114,7 @@ async def _sha_of(deps: GitHubDeps, owner: str, repo: str, ref: str) -> str:
 
 @repos.read(title="Get a repository", open_world=True)
 async def get_repository(deps: GitHubDeps, owner: Owner, repo: Repo) -> Repository:
-    """A repository's description, visibility, default branch, open issues, last push and the credentials'
-    permissions (admin, push, pull)."""
+    """A repository: description, visibility, default branch, open issues, last push, your permissions."""
     found = await deps.github.request("GET", repo_path(owner, repo))
     return repository_of(found.data)
 
@@ -134,8 +129,7 @@ async def list_repositories(
     limit: Limit = 30,
     cursor: Cursor = None,
 ) -> RepositoryList:
-    """List repositories, last pushed first: an organisation's or a user's, or without owner those the
-    credentials reach."""
+    """List repositories, last pushed first: an owner's, or without owner those the credentials reach."""
     params: dict[str, Any] = {**_page(cursor, limit), "sort": "pushed"}
     if owner is None:
         found = await _reachable(deps, params)
@@ -170,7 +164,7 @@ async def _reachable(deps: GitHubDeps, params: Mapping[str, Any]) -> tuple[list[
 async def list_branches(
     deps: GitHubDeps, owner: Owner, repo: Repo, limit: Limit = 30, cursor: Cursor = None
 ) -> BranchList:
-    """List a repository's branches with their head commit sha and whether each is protected."""
+    """List branches with their head sha and whether each is protected. Then create_branch."""
     found = await deps.github.request("GET", repo_path(owner, repo, "branches"), params=_page(cursor, limit))
     items = [
         Branch(
@@ -192,8 +186,7 @@ async def create_branch(
     from_ref: Ref = None,
     idempotency_key: Key = None,
 ) -> BranchCreated:
-    """Create a branch at from_ref (one already there at that commit counts as done). Then write with
-    push_files or create_or_update_file."""
+    """Create a branch at from_ref (one already there at that commit counts as done). Then push_files."""
     valid_ref(branch)
 
     async def create() -> BranchCreated:
@@ -222,7 +215,7 @@ async def create_branch(
 
 @repos.write(title="Delete a branch", destructive=True, idempotent=True, open_world=True)
 async def delete_branch(deps: GitHubDeps, owner: Owner, repo: Repo, branch: BranchName) -> BranchDeleted:
-    """Delete a branch, never the default one. A missing branch is not an error (deleted: false)."""
+    """Delete a branch (never the default one); a missing one answers deleted: false."""
     valid_ref(branch)
     default = text((await deps.github.request("GET", repo_path(owner, repo))).data, "default_branch")
     if branch == default:
@@ -247,14 +240,13 @@ async def get_file_contents(
     deps: GitHubDeps,
     owner: Owner,
     repo: Repo,
-    path: Annotated[str, Field(description="File or directory; default: the root.")] = "",
+    path: Annotated[str | None, Field(description="File or directory; default: the root.")] = None,
     ref: Ref = None,
     offset: Annotated[int, Field(ge=0, description="First character to show.")] = 0,
     length: Annotated[int, Field(ge=1, le=100_000, description="Characters to show.")] = 20_000,
 ) -> FileContents:
-    """A file's text and blob sha, or a directory's entries. Long text is cut: read on from next_offset.
-    Binary files are not shown."""
-    content = await read_content(deps.github, owner, repo, path, ref)
+    """A file's text and blob sha, or a directory's entries. Long text is cut: read on from next_offset."""
+    content = await read_content(deps.github, owner, repo, path or "", ref)
     return file_contents_of(content, offset, length)
 
 
@@ -270,8 +262,8 @@ async def create_or_update_file(
     expected_sha: Sha = None,
     idempotency_key: Key = None,
 ) -> FileWritten:
-    """Write one file in its own commit. To update, pass the sha from get_file_contents as expected_sha: a
-    file changed since is not overwritten."""
+    """Write one file in its own commit; to update, pass expected_sha from get_file_contents (a file changed
+    since is not overwritten)."""
     where = safe_path(path)
     if not where:
         raise InvalidRequest("path names no file; give the file's path in the repository.")
@@ -343,13 +335,14 @@ async def push_files(
     repo: Repo,
     branch: BranchName,
     message: Message,
-    files: Annotated[list[FileToPush], Field(description="Files to write.")] = [],  # noqa: B006
-    deletions: Annotated[list[str], Field(description="Paths to delete.")] = [],  # noqa: B006
-    expected_head_sha: Annotated[str | None, Field(description="Refuse if the branch is elsewhere.")] = None,
+    files: Annotated[list[FileToPush] | None, Field(description="Files to write.")] = None,
+    deletions: Annotated[list[str] | None, Field(description="Paths to delete.")] = None,
+    expected_head_sha: Annotated[str | None, Field(description="Branch head you expect.")] = None,
     idempotency_key: Key = None,
 ) -> Pushed:
-    """Write and delete several files in one commit on an existing branch. If the branch moved meanwhile
-    nothing is written; retry."""
+    """Write and delete files in one commit on an existing branch; if the branch moved, nothing is written."""
+
+    files, deletions = files or [], deletions or []
 
     async def write() -> Pushed:
         changes = [(file.path, file.content) for file in files]
@@ -376,14 +369,13 @@ async def list_commits(
     owner: Owner,
     repo: Repo,
     ref: Ref = None,
-    path: Annotated[str | None, Field(description="Only commits touching this path.")] = None,
+    path: Annotated[str | None, Field(description="Only commits touching it.")] = None,
     since: Annotated[datetime | None, Field(description="Not before.")] = None,
     until: Annotated[datetime | None, Field(description="Not after.")] = None,
     limit: Limit = 30,
     cursor: Cursor = None,
 ) -> CommitList:
-    """List commits reachable from ref, newest first: sha, message's first line, author, date. get_commit
-    shows one."""
+    """List commits from ref, newest first: sha, first line of the message, author, date. Then get_commit."""
     params: dict[str, Any] = {
         **_page(cursor, limit),
         "sha": ref,
@@ -406,7 +398,7 @@ async def get_commit(
     owner: Owner,
     repo: Repo,
     sha: Annotated[str, Field(description="Commit sha, branch or tag.")],
-    include_patch: Annotated[bool, Field(description="Include each file's diff (capped).")] = False,
+    include_patch: Annotated[bool, Field(description="Add diffs (capped).")] = False,
 ) -> CommitDetail:
     """One commit: message, author, parents, line counts and changed files, with diffs if include_patch."""
     path = repo_path(owner, repo, "commits", valid_ref(sha, "sha"))
@@ -439,8 +431,7 @@ async def compare_refs(
     head: Annotated[str, Field(description="Head branch, tag or sha.")],
     limit: Annotated[int, Field(ge=1, le=100, description="Commits and files to list.")] = 30,
 ) -> Comparison:
-    """How head differs from base: ahead/behind counts, head's new commits (oldest first) and changed
-    files."""
+    """How head differs from base: ahead/behind counts, head's new commits and the changed files."""
     found = await deps.github.request(
         "GET",
         repo_path(owner, repo, "compare", f"{valid_ref(base, 'base')}...{valid_ref(head, 'head')}"),
@@ -471,8 +462,7 @@ async def search_code(
     limit: Limit = 30,
     cursor: Cursor = None,
 ) -> CodeSearch:
-    """Search code on default branches with GitHub's search syntax: paths, repositories and matching
-    fragments."""
+    """Search code on default branches (GitHub search syntax): paths and matching fragments."""
     found = await deps.github.request(
         "GET",
         "search/code",
@@ -504,7 +494,7 @@ async def search_code(
 
 @repos.read(title="List tags", open_world=True)
 async def list_tags(deps: GitHubDeps, owner: Owner, repo: Repo, limit: Limit = 30, cursor: Cursor = None) -> TagList:
-    """List a repository's tags, newest first, with the commit sha each one points at."""
+    """List tags, newest first, with the commit sha each points at."""
     found = await deps.github.request("GET", repo_path(owner, repo, "tags"), params=_page(cursor, limit))
     items = [
         Tag(name=text(item, "name") or "", sha=text(as_dict(item).get("commit"), "sha")) for item in as_list(found.data)
@@ -516,7 +506,7 @@ async def list_tags(deps: GitHubDeps, owner: Owner, repo: Repo, limit: Limit = 3
 async def list_releases(
     deps: GitHubDeps, owner: Owner, repo: Repo, limit: Limit = 30, cursor: Cursor = None
 ) -> ReleaseList:
-    """List a repository's releases, newest first: tag, title, draft or pre-release, publication date."""
+    """List releases, newest first: tag, title, draft or pre-release, date."""
     found = await deps.github.request("GET", repo_path(owner, repo, "releases"), params=_page(cursor, limit))
     clean = Untrusted()
     items = [

@@ -36,7 +36,7 @@ async def test_clients_see_every_annotation_set_explicitly(
             annotations.open_world_hint,
         )
         assert None not in hints, tool.name
-        assert annotations.title
+        assert tool.title, tool.name  # the title is the tool's own, not repeated in its annotations
     assert tools["list_kpis"].annotations.read_only_hint is True  # type: ignore[union-attr]
     record = tools["record_kpi_measurement"].annotations
     assert record is not None
