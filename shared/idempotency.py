@@ -108,6 +108,27 @@ class Idempotency:
             raise
         return result, False
 
+    async def once(
+        self,
+        *,
+        tool: str,
+        key: str | None,
+        request: Mapping[str, object],
+        action: Callable[[], Awaitable[M]],
+        result_type: type[M],
+    ) -> M:
+        """:meth:`run` for a write made elsewhere (an upstream API): without a key no connection is held while
+        it runs; the answer's ``replayed`` field, when its model has one, says whether it is the first call's."""
+        if key is None:
+            result, replayed = await action(), False
+        else:
+
+            async def act(_connection: AsyncConnection) -> M:
+                return await action()
+
+            result, replayed = await self.run(tool=tool, key=key, request=request, action=act, result_type=result_type)
+        return result.model_copy(update={"replayed": replayed}) if "replayed" in type(result).model_fields else result
+
     def _update(self, tool: str, key: str) -> Any:
         from shared.schema import idempotency_keys as keys
 

@@ -291,6 +291,16 @@ def test_every_tool_returns_structured_output_with_described_fields(server: str,
     assert _properties_without_description(described, "output") == [], f"{server}/{name}: undescribed result fields"
 
 
+@pytest.mark.parametrize(("server", "name"), TOOLS)
+def test_every_write_that_a_repeat_would_do_twice_takes_an_optional_idempotency_key(server: str, name: str) -> None:
+    spec = _spec(server, name)
+    if spec.read_only or spec.idempotent:
+        return  # a repeat reads again, or leaves the same state: nothing to deduplicate
+    schema = _tool(server, name).input_schema
+    assert "idempotency_key" in schema["properties"], f"{server}/{name}"
+    assert "idempotency_key" not in schema.get("required", []), f"{server}/{name}"
+
+
 @pytest.mark.parametrize("server", SERVERS)
 def test_the_toolset_registry_and_tools_list_agree(server: SuiteServer) -> None:
     declared = [

@@ -129,6 +129,7 @@ class RunRequested(BaseModel):
 
     run_id: int = Field(description="Run id.")
     message: str = Field(description="What happens now and what to call next.")
+    replayed: bool = Field(default=False, description="True when an earlier call with this idempotency_key made it.")
 
 
 class WorkflowDispatched(BaseModel):

@@ -65,6 +65,9 @@ ReviewEvent = Literal["APPROVE", "REQUEST_CHANGES", "COMMENT"]
 # -- answers ---------------------------------------------------------------------------------------------------
 
 
+REPLAYED = "True when an earlier call with this idempotency_key made it."
+
+
 class PullItem(BaseModel):  # no docstring: it would be repeated in every list's schema
     number: int = Field(description="Number.")
     title: str = Field(description="Title.")
@@ -149,6 +152,7 @@ class PullRef(BaseModel):
     head_sha: str | None = Field(description="Head commit.")
     reviewers: list[str] = Field(description="Requested reviewers; teams as team:slug.")
     html_url: str | None = Field(description="Web page.")
+    replayed: bool = Field(default=False, description=REPLAYED)
 
 
 class ReviewResult(BaseModel):
@@ -158,6 +162,7 @@ class ReviewResult(BaseModel):
     state: str | None = Field(description="APPROVED, CHANGES_REQUESTED or COMMENTED.")
     commit_id: str | None = Field(description="Commit reviewed.")
     html_url: str | None = Field(description="Web page.")
+    replayed: bool = Field(default=False, description=REPLAYED)
 
 
 class MergeResult(BaseModel):
@@ -166,6 +171,7 @@ class MergeResult(BaseModel):
     merged: bool = Field(description="Merged.")
     sha: str | None = Field(description="Merge commit.")
     message: str = Field(description="GitHub's message.")
+    replayed: bool = Field(default=False, description=REPLAYED)
 
 
 class LineComment(BaseModel):  # a review comment on one line; no docstring, the argument describes it

@@ -158,3 +158,28 @@ async def test_keys_older_than_the_retention_are_forgotten(database: Database) -
     async with database.connect() as connection:
         keys = (await connection.execute(sa.select(idempotency_keys.c.key))).scalars().all()
     assert keys == ["new"]
+
+
+class Sent(BaseModel):
+    id: int
+    replayed: bool = False
+
+
+async def test_once_marks_a_replayed_upstream_write_and_without_a_key_needs_no_database(
+    database: Database, tmp_path: Any
+) -> None:
+    sent: list[int] = []
+
+    async def send() -> Sent:
+        sent.append(len(sent) + 1)
+        return Sent(id=sent[-1])
+
+    keys = Idempotency(database, "demo")
+    first = await keys.once(tool="send", key="s1", request={"to": "x"}, action=send, result_type=Sent)
+    again = await keys.once(tool="send", key="s1", request={"to": "x"}, action=send, result_type=Sent)
+    assert (first, again) == (Sent(id=1, replayed=False), Sent(id=1, replayed=True))
+
+    gone = Database(f"sqlite+aiosqlite:///{tmp_path}/missing/dir/db.sqlite", migrations=(KIT_MIGRATIONS,))
+    unkeyed = await Idempotency(gone, "demo").once(tool="send", key=None, request={}, action=send, result_type=Sent)
+    assert unkeyed == Sent(id=2, replayed=False)
+    assert sent == [1, 2]

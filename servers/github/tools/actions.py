@@ -23,7 +23,7 @@ from servers.github.actions import (
     run_of,
     workflow_segment,
 )
-from servers.github.arguments import Owner, Repo
+from servers.github.arguments import Key, Owner, Repo
 from servers.github.deps import GitHubDeps
 from servers.github.models import Untrusted, as_dict, as_list, next_cursor, number, page_of, text
 from servers.github.paths import repo_path
@@ -129,12 +129,20 @@ async def get_job_log(
 
 
 @actions.write(title="Re-run failed jobs", destructive=False, idempotent=False, open_world=True)
-async def rerun_failed_jobs(deps: GitHubDeps, owner: Owner, repo: Repo, run_id: RunId) -> RunRequested:
-    """Re-run the failed jobs of a completed run as a new attempt. Each call starts another attempt."""
-    await deps.github.request("POST", repo_path(owner, repo, "actions", "runs", run_id, "rerun-failed-jobs"))
-    return RunRequested(
-        run_id=run_id,
-        message="Re-run requested as a new attempt of this run; follow it with get_workflow_run.",
+async def rerun_failed_jobs(
+    deps: GitHubDeps, owner: Owner, repo: Repo, run_id: RunId, idempotency_key: Key = None
+) -> RunRequested:
+    """Re-run the failed jobs of a completed run as a new attempt. Each call without a repeated
+    idempotency_key starts another attempt."""
+
+    async def rerun() -> RunRequested:
+        await deps.github.request("POST", repo_path(owner, repo, "actions", "runs", run_id, "rerun-failed-jobs"))
+        message = "Re-run requested as a new attempt of this run; follow it with get_workflow_run."
+        return RunRequested(run_id=run_id, message=message)
+
+    request = {"owner": owner, "repo": repo, "run_id": run_id}
+    return await deps.idempotency.once(
+        tool="rerun_failed_jobs", key=idempotency_key, request=request, action=rerun, result_type=RunRequested
     )
 
 
@@ -162,15 +170,13 @@ async def dispatch_workflow(
     workflow: Annotated[str, Field(description="Workflow file (ci.yml) or id.")],
     ref: Annotated[str, Field(description="Branch or tag to run on.")],
     inputs: Annotated[dict[str, str] | None, Field(description="Workflow inputs.")] = None,
-    idempotency_key: Annotated[
-        str | None, Field(min_length=1, max_length=255, description="Retry-safe: a repeat returns the first result.")
-    ] = None,
+    idempotency_key: Key = None,
 ) -> WorkflowDispatched:
     """Start a workflow_dispatch workflow on a branch or tag; the answer says how to find the new run."""
     path = f"{repo_path(owner, repo, 'actions')}/workflows/{workflow_segment(workflow)}/dispatches"
     body: dict[str, Any] = {"ref": ref} | ({"inputs": inputs} if inputs else {})
 
-    async def dispatch(_connection: object = None) -> WorkflowDispatched:
+    async def dispatch() -> WorkflowDispatched:
         answer = await deps.github.request("POST", path, json=body)
         run_id = number(answer.data, "workflow_run_id")
         branch = ref.removeprefix("refs/heads/").removeprefix("refs/tags/")
@@ -184,10 +190,7 @@ async def dispatch_workflow(
             workflow=workflow, ref=ref, run_id=run_id, replayed=False, message=f"Dispatched. {found}"
         )
 
-    if idempotency_key is None:
-        return await dispatch()
     request = {"owner": owner, "repo": repo, "workflow": workflow, "ref": ref, "inputs": inputs or {}}
-    result, replayed = await deps.idempotency.run(
+    return await deps.idempotency.once(
         tool="dispatch_workflow", key=idempotency_key, request=request, action=dispatch, result_type=WorkflowDispatched
     )
-    return result.model_copy(update={"replayed": True}) if replayed else result

@@ -132,19 +132,15 @@ async def create_issue(
 
     path = repo_path(owner, repo, "issues")
 
-    async def create(_connection: object) -> CreatedIssue:
+    async def create() -> CreatedIssue:
         answer = await deps.github.request("POST", path, json=fields)
         issue = issue_of(answer.data, Untrusted())
         return CreatedIssue.model_validate(issue.model_dump() | {"replayed": False})
 
-    created, replayed = await deps.idempotency.run(
-        tool="create_issue",
-        key=idempotency_key,
-        request={"owner": owner, "repo": repo, **fields},
-        action=create,
-        result_type=CreatedIssue,
+    request = {"owner": owner, "repo": repo, **fields}
+    return await deps.idempotency.once(
+        tool="create_issue", key=idempotency_key, request=request, action=create, result_type=CreatedIssue
     )
-    return created.model_copy(update={"replayed": True}) if replayed else created
 
 
 @issues.write(title="Update an issue", destructive=False, idempotent=True, open_world=True)
@@ -208,7 +204,7 @@ async def add_issue_comment(
 
     path = repo_path(owner, repo, "issues", number, "comments")
 
-    async def comment(_connection: object) -> CreatedComment:
+    async def comment() -> CreatedComment:
         answer = await deps.github.request("POST", path, json={"body": body})
         clean = Untrusted()
         made = comment_of(answer.data, clean)
@@ -216,10 +212,9 @@ async def add_issue_comment(
         return CreatedComment(**made.model_dump(), html_url=url, sanitised=clean.removed, replayed=False)
 
     request = {"owner": owner, "repo": repo, "number": number, "body": body}
-    made, replayed = await deps.idempotency.run(
+    return await deps.idempotency.once(
         tool="add_issue_comment", key=idempotency_key, request=request, action=comment, result_type=CreatedComment
     )
-    return made.model_copy(update={"replayed": True}) if replayed else made
 
 
 @issues.read(title="List issue comments", open_world=True)

@@ -100,15 +100,14 @@ async def create_pull_request(
     request: dict[str, Any] = {"owner": owner, "repo": repo, "title": title, "head": head, "base": base}
     request |= {"body": body, "draft": draft}
 
-    async def create(_connection: object) -> PullRef:
+    async def create() -> PullRef:
         return await logic.create_pull(
             deps.github, owner, repo, title=title, head=head, base=base, body=body, draft=draft
         )
 
-    result, _replayed = await deps.idempotency.run(
+    return await deps.idempotency.once(
         tool="create_pull_request", key=idempotency_key, request=request, action=create, result_type=PullRef
     )
-    return result
 
 
 @pulls.write(title="Update a pull request", destructive=False, idempotent=True, open_world=True)
@@ -157,15 +156,14 @@ async def create_review(
     request = {"owner": owner, "repo": repo, "number": number, "event": event, "body": body}
     request |= {"comments": [comment.model_dump() for comment in comments], "commit_id": commit_id}
 
-    async def review(_connection: object) -> ReviewResult:
+    async def review() -> ReviewResult:
         return await logic.create_review(
             deps.github, owner, repo, number, event=event, body=body, comments=comments, commit_id=commit_id
         )
 
-    result, _replayed = await deps.idempotency.run(
+    return await deps.idempotency.once(
         tool="create_review", key=idempotency_key, request=request, action=review, result_type=ReviewResult
     )
-    return result
 
 
 @pulls.write(title="Merge a pull request", destructive=True, idempotent=False, open_world=True)
@@ -186,7 +184,7 @@ async def merge_pull_request(
     request = {"owner": owner, "repo": repo, "number": number, "method": method, "sha": expected_head_sha}
     request |= {"title": commit_title, "message": commit_message, "pending": allow_pending_checks}
 
-    async def merge(_connection: object) -> MergeResult:
+    async def merge() -> MergeResult:
         return await logic.merge_pull(
             deps.github,
             owner,
@@ -199,7 +197,6 @@ async def merge_pull_request(
             allow_pending_checks=allow_pending_checks,
         )
 
-    result, _replayed = await deps.idempotency.run(
+    return await deps.idempotency.once(
         tool="merge_pull_request", key=idempotency_key, request=request, action=merge, result_type=MergeResult
     )
-    return result

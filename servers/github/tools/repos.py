@@ -4,9 +4,9 @@ repository files as resources (at the default branch, a branch, a commit or a ta
 from __future__ import annotations
 
 import base64
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -65,29 +65,7 @@ Message = Annotated[str, Field(min_length=1, description="Commit message.")]
 FilePath = Annotated[str, Field(description="File path.")]
 Sha = Annotated[str | None, Field(description="Sha of the blob replaced (to update).")]
 
-M = TypeVar("M", bound=BaseModel)
 RESOURCE_LIMIT = 1_000_000  # characters a resource serves; larger files are read in ranges with get_file_contents
-
-
-async def _once(
-    deps: GitHubDeps,
-    tool: str,
-    key: str | None,
-    request: Mapping[str, object],
-    result_type: type[M],
-    action: Callable[[], Awaitable[M]],
-) -> M:
-    """``action`` once per idempotency ``key`` (no key: just run it); the answer says whether it was replayed."""
-    if key is None:
-        return await action()
-
-    async def act(_connection: Any) -> M:
-        return await action()
-
-    result, replayed = await deps.idempotency.run(
-        tool=tool, key=key, request=request, action=act, result_type=result_type
-    )
-    return result.model_copy(update={"replayed": replayed})
 
 
 def _page(cursor: str | None, limit: int) -> dict[str, int]:
@@ -210,7 +188,9 @@ async def create_branch(
         return BranchCreated(branch=branch, sha=sha, created=True, replayed=False)
 
     request = {"owner": owner, "repo": repo, "branch": branch, "from_ref": from_ref}
-    return await _once(deps, "create_branch", idempotency_key, request, BranchCreated, create)
+    return await deps.idempotency.once(
+        tool="create_branch", key=idempotency_key, request=request, result_type=BranchCreated, action=create
+    )
 
 
 @repos.write(title="Delete a branch", destructive=True, idempotent=True, open_world=True)
@@ -310,7 +290,9 @@ async def create_or_update_file(
         "branch": branch,
         "expected_sha": expected_sha,
     }
-    return await _once(deps, "create_or_update_file", idempotency_key, request, FileWritten, write)
+    return await deps.idempotency.once(
+        tool="create_or_update_file", key=idempotency_key, request=request, result_type=FileWritten, action=write
+    )
 
 
 async def _exists(deps: GitHubDeps, owner: str, repo: str, path: str, ref: str | None) -> bool:
@@ -357,7 +339,9 @@ async def push_files(
         "deletions": deletions,
         "expected_head_sha": expected_head_sha,
     }
-    return await _once(deps, "push_files", idempotency_key, request, Pushed, write)
+    return await deps.idempotency.once(
+        tool="push_files", key=idempotency_key, request=request, result_type=Pushed, action=write
+    )
 
 
 # -- commits ------------------------------------------------------------------------------------------------------

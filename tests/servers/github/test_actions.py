@@ -264,6 +264,17 @@ async def test_rerunning_failed_jobs_starts_a_new_attempt_of_the_run(
     assert shop.runs[failed_run["run"]]["run_attempt"] == 2
 
 
+async def test_a_retried_rerun_with_the_same_idempotency_key_starts_one_attempt(
+    github: Client, shop: FakeRepo, failed_run: dict[str, int]
+) -> None:
+    arguments = {"run_id": failed_run["run"], "idempotency_key": "rerun-1"}
+    first = await _ok(github, "rerun_failed_jobs", arguments)
+    again = await _ok(github, "rerun_failed_jobs", arguments)
+
+    assert (first["replayed"], again["replayed"]) == (False, True)
+    assert shop.runs[failed_run["run"]]["run_attempt"] == 2
+
+
 async def test_rerunning_a_run_that_is_still_running_gives_githubs_reason(github: Client, shop: FakeRepo) -> None:
     ci = add_workflow(shop, ".github/workflows/ci.yml")
     run = add_run(shop, ci, status="in_progress", conclusion=None)

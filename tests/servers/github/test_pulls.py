@@ -368,6 +368,7 @@ async def test_a_pull_request_is_created_as_a_draft_by_default(
         "head_sha": head(shop, "cart"),
         "reviewers": [],
         "html_url": f"https://github.test/octo/shop/pull/{created['number']}",
+        "replayed": False,
     }
     assert (pull["title"], pull["body"], pull["user"], pull["draft"]) == ("Add the cart", "Why.", "octocat", True)
 
@@ -381,7 +382,7 @@ async def test_a_retried_create_with_the_same_key_returns_the_first_pull_request
     first = await _ok(github, "create_pull_request", **arguments)
     again = await _ok(github, "create_pull_request", **arguments)
 
-    assert again == first
+    assert (again, first["replayed"]) == (first | {"replayed": True}, False)
     assert list(shop.pulls) == [first["number"]]
     assert github_state.calls.count(("POST", "/repos/octo/shop/pulls")) == 1
 
@@ -499,7 +500,12 @@ async def test_a_green_pull_request_is_merged_and_its_base_branch_advances(
 
     merged = await _ok(github, "merge_pull_request", number=number, expected_head_sha=sha)
 
-    assert merged == {"merged": True, "sha": head(shop, "main"), "message": "Pull Request successfully merged"}
+    assert merged == {
+        "merged": True,
+        "sha": head(shop, "main"),
+        "message": "Pull Request successfully merged",
+        "replayed": False,
+    }
     assert shop.commits[merged["sha"]]["parents"] == [before]  # squash by default
     assert shop.commits[merged["sha"]]["message"] == f"Add the cart (#{number})"
     assert (await _ok(github, "get_pull_request", number=number))["state"] == "merged"
@@ -600,9 +606,9 @@ async def test_a_retried_merge_with_the_same_key_merges_once_and_answers_the_sam
     again = await _ok(github, "merge_pull_request", **arguments)
     unkeyed = await _ok(github, "merge_pull_request", number=number, expected_head_sha=sha)
 
-    assert again == first
+    assert again == first | {"replayed": True}
     assert shop.commits[first["sha"]]["parents"][1] == sha  # a merge commit: base and head
-    assert unkeyed == {"merged": True, "sha": first["sha"], "message": "Already merged."}
+    assert unkeyed == {"merged": True, "sha": first["sha"], "message": "Already merged.", "replayed": False}
     assert len(_merges(github_state)) == 1
 
 
