@@ -107,13 +107,16 @@ def _cell(text: str) -> str:
 def tool_table(definition: ServerDefinition[Any, Any]) -> str:
     """Markdown table of every tool of ``definition`` (all toolsets), as tools/list shows them."""
     tools, _, _, _ = _listed(_built(definition))
-    rows = ["| tool | kind | what it does |", "| --- | --- | --- |"]
+    toolsets = {spec.name: toolset for toolset in definition.toolsets for spec in toolset.tools}
+    rows = ["| tool | toolset | kind | what it does |", "| --- | --- | --- | --- |"]
     for tool in tools:
         annotations = tool.annotations
         kind = "read" if annotations and annotations.read_only_hint else "write"
         if annotations and annotations.destructive_hint:
             kind += ", destructive"
-        rows.append(f"| `{tool.name}` | {kind} | {_cell(tool.description or '')} |")
+        toolset = toolsets[tool.name]
+        where = toolset.name if toolset.default else f"{toolset.name} (opt-in)"
+        rows.append(f"| `{tool.name}` | {where} | {kind} | {_cell(tool.description or '')} |")
     return "\n".join(rows)
 
 

@@ -70,8 +70,10 @@ __all__ = [
 
 ToolFn = Callable[..., Awaitable[Any]]
 F = TypeVar("F", bound=ToolFn)
-Completer = Callable[[Any, str], Awaitable[Sequence[str]]]
-"""``async (deps, typed_prefix) -> candidate values`` for one argument of a prompt or resource template."""
+Completer = Callable[[Any, str, Mapping[str, str]], Awaitable[Sequence[str]]]
+"""``async (deps, typed_prefix, resolved) -> candidate values`` for one argument of a prompt or resource
+template; ``resolved`` holds the arguments the client has already filled in (the request's context), so a
+completion can depend on them (a repository's branches once owner and repo are known)."""
 
 _NAME = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)+$")
 _DEPS = "deps"
@@ -562,7 +564,7 @@ def _completions(selection: Selection, deps: object) -> Callable[..., Awaitable[
     by_prompt = {spec.name: spec.complete for spec in selection.prompts}
     by_template = {spec.uri: spec.complete for spec in selection.resources if spec.is_template}
 
-    async def complete(ref: Any, argument: Any, _context: Any) -> Completion:
+    async def complete(ref: Any, argument: Any, context: Any) -> Completion:
         completers: Mapping[str, Completer] = {}
         if isinstance(ref, PromptReference):
             completers = by_prompt.get(ref.name, {})
@@ -571,7 +573,8 @@ def _completions(selection: Selection, deps: object) -> Callable[..., Awaitable[
         completer = completers.get(argument.name)
         if completer is None:
             return Completion(values=[], total=0, has_more=False)
-        values = list(await completer(deps, argument.value or ""))
+        resolved: Mapping[str, str] = (getattr(context, "arguments", None) or {}) if context is not None else {}
+        values = list(await completer(deps, argument.value or "", resolved))
         return Completion(values=values[:100], total=len(values), has_more=len(values) > 100)
 
     return complete

@@ -153,14 +153,24 @@ def test_tools_prints_the_factory_tool_table() -> None:
 
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
-    assert lines[0] == "| tool | kind | what it does |"
-    rows = {line.split("|")[1].strip(" `"): line.split("|")[2].strip() for line in lines[2:]}
+    assert lines[0] == "| tool | toolset | kind | what it does |"
+    rows = {line.split("|")[1].strip(" `"): line.split("|")[3].strip() for line in lines[2:]}
     assert rows == {
         "list_kpis": "read",
         "get_kpi": "read",
         "record_kpi_measurement": "write",
         "get_kpi_history": "read",
     }
+
+
+def test_tools_marks_the_github_toolsets_that_are_opt_in() -> None:
+    result = run_afu9("tools", "github")
+
+    assert result.returncode == 0, result.stderr
+    rows = {line.split("|")[1].strip(" `"): line.split("|")[2].strip() for line in result.stdout.splitlines()[2:]}
+    assert rows["get_issue"] == "issues"
+    assert rows["merge_pull_request"] == "pulls"
+    assert rows["get_job_log"] == "actions (opt-in)"
 
 
 def test_tools_names_the_known_servers_for_an_unknown_one() -> None:

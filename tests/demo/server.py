@@ -16,7 +16,7 @@ import hashlib
 import hmac
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, ClassVar
@@ -118,7 +118,7 @@ notes = Toolset("notes", "Notes kept by the demo server.", start_with="list_note
 weather = Toolset("weather", "The weather, from a service that must be configured.")
 
 
-async def note_ids(deps: DemoDeps, prefix: str) -> Sequence[str]:
+async def note_ids(deps: DemoDeps, prefix: str, _resolved: Mapping[str, str]) -> Sequence[str]:
     return [note.id for note in (await list_notes(deps)).notes if note.id.startswith(prefix)]
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
@@ -40,7 +40,7 @@ Cursor = Annotated[
 ]
 
 
-async def kpi_ids(deps: FactoryDeps, prefix: str) -> Sequence[str]:
+async def kpi_ids(deps: FactoryDeps, prefix: str, _resolved: Mapping[str, str]) -> Sequence[str]:
     """KPI ids starting with ``prefix`` (completions for prompts and resources)."""
     catalog = await deps.kpis.list(category=None, limit=100, cursor=None)
     return [kpi.kpi_id for kpi in catalog.kpis if kpi.kpi_id.startswith(prefix)]

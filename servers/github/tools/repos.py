@@ -525,29 +525,33 @@ def _matching(values: Sequence[str | None], prefix: str) -> list[str]:
     return list(dict.fromkeys(value for value in values if value and value.lower().startswith(prefix.lower())))
 
 
-async def complete_owner(deps: GitHubDeps, prefix: str) -> list[str]:
+async def complete_owner(deps: GitHubDeps, prefix: str, _resolved: Mapping[str, str]) -> list[str]:
     """Owners of the credentials' repositories."""
     items = await _reachable_repos(deps)
     return _matching([text(as_dict(item).get("owner"), "login") for item in items], prefix)
 
 
-async def complete_repo(deps: GitHubDeps, prefix: str) -> list[str]:
-    """Names of the credentials' repositories."""
-    return _matching([text(item, "name") for item in await _reachable_repos(deps)], prefix)
+async def complete_repo(deps: GitHubDeps, prefix: str, resolved: Mapping[str, str]) -> list[str]:
+    """Names of the credentials' repositories (of the owner already chosen, if any)."""
+    items = await _reachable_repos(deps)
+    owner = resolved.get("owner", "").lower()
+    if owner:
+        items = [item for item in items if (text(as_dict(item).get("owner"), "login") or "").lower() == owner]
+    return _matching([text(item, "name") for item in items], prefix)
 
 
-async def complete_branch(deps: GitHubDeps, prefix: str, arguments: Mapping[str, str] | None = None) -> list[str]:
-    """The branches of the repository in ``arguments`` (owner, repo) when the kit passes them; otherwise the
-    default branches of the credentials' repositories (a completer gets only the typed prefix today)."""
-    if arguments and arguments.get("owner") and arguments.get("repo"):
-        return _matching(await _names(deps, arguments["owner"], arguments["repo"], "branches"), prefix)
+async def complete_branch(deps: GitHubDeps, prefix: str, resolved: Mapping[str, str]) -> list[str]:
+    """The branches of the repository already chosen (owner and repo); before that, the default branches of the
+    credentials' repositories."""
+    if resolved.get("owner") and resolved.get("repo"):
+        return _matching(await _names(deps, resolved["owner"], resolved["repo"], "branches"), prefix)
     return _matching([text(item, "default_branch") for item in await _reachable_repos(deps)], prefix)
 
 
-async def complete_tag(deps: GitHubDeps, prefix: str, arguments: Mapping[str, str] | None = None) -> list[str]:
-    """The tags of the repository in ``arguments`` (owner, repo) when the kit passes them; otherwise none."""
-    if arguments and arguments.get("owner") and arguments.get("repo"):
-        return _matching(await _names(deps, arguments["owner"], arguments["repo"], "tags"), prefix)
+async def complete_tag(deps: GitHubDeps, prefix: str, resolved: Mapping[str, str]) -> list[str]:
+    """The tags of the repository already chosen (owner and repo); none before that."""
+    if resolved.get("owner") and resolved.get("repo"):
+        return _matching(await _names(deps, resolved["owner"], resolved["repo"], "tags"), prefix)
     return []
 
 

@@ -16,7 +16,6 @@ from mcp.types import ResourceTemplateReference, TextContent, TextResourceConten
 from servers.github.repos import PATCH_LIMIT
 from servers.github.server import SERVER
 from servers.github.settings import GitHubSettings
-from servers.github.tools.repos import complete_branch, complete_tag
 from tests.github_fake.git import add_tag, commit_files, files_at, head
 from tests.github_fake.repos import release
 from tests.github_fake.state import FakeGitHub, FakeRepo
@@ -711,18 +710,27 @@ async def test_owner_repo_and_branch_of_a_file_resource_complete_from_the_creden
     assert paths.completion.values == []
 
 
-async def test_branch_and_tag_completers_list_the_repository_s_own_when_given_the_other_arguments(
-    github_state: FakeGitHub, github_settings: Callable[..., GitHubSettings]
+async def test_branches_tags_and_names_complete_for_the_repository_the_client_has_already_chosen(
+    github: Client, github_state: FakeGitHub
 ) -> None:
     repo = _shop(github_state)
+    github_state.repo("octocat/dotfiles", default_branch="trunk")
     commit_files(repo, "feature/a", {"a": "a"}, "A", parent=head(repo, "main"))
     add_tag(repo, "v1.0")
-    deps = fake_deps(github_settings(), github_state)
+    at_branch = ResourceTemplateReference(
+        type="ref/resource", uri="repo://{owner}/{repo}/refs/heads/{branch}/contents/{+path}"
+    )
+    at_tag = ResourceTemplateReference(
+        type="ref/resource", uri="repo://{owner}/{repo}/refs/tags/{tag}/contents/{+path}"
+    )
+    shop = {"owner": "octo", "repo": "shop"}
 
-    branches = await complete_branch(deps, "fe", {"owner": "octo", "repo": "shop"})
-    tags = await complete_tag(deps, "v", {"owner": "octo", "repo": "shop"})
-    without = await complete_tag(deps, "v")
+    branches = await github.complete(at_branch, {"name": "branch", "value": "fe"}, context_arguments=shop)
+    tags = await github.complete(at_tag, {"name": "tag", "value": "v"}, context_arguments=shop)
+    no_repo_yet = await github.complete(at_tag, {"name": "tag", "value": "v"})
+    names = await github.complete(at_branch, {"name": "repo", "value": ""}, context_arguments={"owner": "octocat"})
 
-    assert branches == ["feature/a"]
-    assert tags == ["v1.0"]
-    assert without == []
+    assert branches.completion.values == ["feature/a"]
+    assert tags.completion.values == ["v1.0"]
+    assert no_repo_yet.completion.values == []
+    assert names.completion.values == ["dotfiles"]
