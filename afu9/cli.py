@@ -97,6 +97,8 @@ def _up(host: str | None, stateless: bool) -> None:
             writes = "on" if settings.allow_writes else "off"
             lines.append(f"  {definition.name:<14} {endpoint.url}   database: {database}, writes: {writes}")
             lines.append(f"  {'':<14} health {base}/health, ready {base}/ready")
+            for part, setting in endpoint.unconfigured.items():
+                lines.append(f"  {'':<14} not ready: {part} is not configured; set {setting}")
         tokens = any(settings.http_tokens for _, settings in servers)
         vscode, claude_code = http_client_configs({e.name: e.url for e in endpoints}, tokens=tokens)
         lines += [

@@ -82,6 +82,10 @@ class Dependency:
         """Readiness right now. Must not raise; slow checks are cut off by the kit's timeout."""
         return Health.up()
 
+    def unconfigured(self) -> str | None:
+        """The settings to set when this part has none (known without I/O), or None: named at start."""
+        return None
+
 
 class Parts:
     """A server's parts, started in order, closed in reverse order, checked concurrently."""
@@ -99,8 +103,15 @@ class Parts:
     def __iter__(self):
         return iter(self.parts)
 
+    def unconfigured(self) -> dict[str, str]:
+        """The parts that have no settings yet, each with the settings to set."""
+        return {part.name: setting for part in self.parts if (setting := part.unconfigured())}
+
     async def start(self) -> None:
-        """Start every part in order; on failure close the ones already started and re-raise."""
+        """Start every part in order (a part without settings is named in a log line, the server still starts);
+        on failure close the ones already started and re-raise."""
+        for name, setting in self.unconfigured().items():
+            log.warning("%s is not configured: set %s; the tools that need it say so until then", name, setting)
         for part in self.parts:
             try:
                 await part.start()

@@ -49,13 +49,14 @@ def server_settings(settings_cls: type[S], host: str | None = None, port: int | 
 
 def http_endpoint(definition: ServerDefinition[Any, Any], settings: ServerSettings, *, stateless: bool) -> HttpEndpoint:
     """Server and HTTP app for one server on its settings (ConfigError when they cannot be served)."""
-    app = http_app(definition.build(settings), settings, stateless=stateless)
+    server = definition.build(settings)
     return HttpEndpoint(
         name=definition.name,
-        app=app,
+        app=http_app(server, settings, stateless=stateless),
         host=settings.host,
         port=settings.port,
         port_setting=f"{definition.env_prefix}PORT",
+        unconfigured=server.parts.unconfigured(),
     )
 
 

@@ -15,8 +15,8 @@ import ipaddress
 import json
 import logging
 import signal
-from collections.abc import AsyncGenerator, Callable, Generator, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncGenerator, Callable, Generator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
@@ -50,6 +50,7 @@ class HttpEndpoint:
     host: str
     port: int
     port_setting: str = ""
+    unconfigured: Mapping[str, str] = field(default_factory=dict[str, str])
 
     @property
     def url(self) -> str:

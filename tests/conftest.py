@@ -33,9 +33,9 @@ def anyio_backend() -> str:
 
 @pytest.fixture(autouse=True)
 def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests see no AFU9_* settings from the developer's shell."""
+    """Tests see no AFU9_* or GITHUB_* settings from the developer's shell (or a CI runner's)."""
     for key in list(os.environ):
-        if key.startswith("AFU9_") and key != "AFU9_TEST_POSTGRES_URL":
+        if key.startswith(("AFU9_", "GITHUB_")) and key != "AFU9_TEST_POSTGRES_URL":
             monkeypatch.delenv(key)
 
 

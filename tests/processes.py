@@ -60,8 +60,11 @@ def closed_port() -> int:
 
 
 def subprocess_env(env: Mapping[str, str] | None = None, *, data_dir: Path | None = None) -> dict[str, str]:
-    """The parent's environment without any AFU9_* setting (but the test PostgreSQL URL), plus ``env``."""
-    base = {k: v for k, v in os.environ.items() if not k.startswith("AFU9_") or k == "AFU9_TEST_POSTGRES_URL"}
+    """The parent's environment without any AFU9_* or GITHUB_* setting (but the test PostgreSQL URL), plus
+    ``env``."""
+    base = {
+        k: v for k, v in os.environ.items() if not k.startswith(("AFU9_", "GITHUB_")) or k == "AFU9_TEST_POSTGRES_URL"
+    }
     if data_dir is not None:
         base["AFU9_DATA_DIR"] = str(data_dir)
     base["PYTHONUNBUFFERED"] = "1"

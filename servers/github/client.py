@@ -42,7 +42,8 @@ CREDENTIALS = (
     "and GITHUB_APP_INSTALLATION_ID"
 )
 _SERVICE = "GitHub"
-_CHECK_EVERY = 60.0  # seconds /ready reuses a successful check
+_CHECK_EVERY = 60.0  # seconds /ready reuses a check that reached GitHub (credentials good or refused)
+_RECHECK_UNREACHABLE = 5.0  # seconds /ready reuses "GitHub unreachable"
 _RETRIES = 2
 
 
@@ -80,7 +81,7 @@ class GitHubClient(Dependency):
         self.settings = settings
         self.transport = transport
         self._github: GitHub[Any] | None = None
-        self._checked: tuple[float, Health] | None = None
+        self._checked: tuple[float, Health] | None = None  # until when, what
         self._identity: Identity | None = None
 
     @property
@@ -254,21 +255,26 @@ class GitHubClient(Dependency):
         app_id = self.settings.app_id or "?"
         return f"app {app_id} (installation {self.settings.app_installation_id})", ()
 
+    def unconfigured(self) -> str | None:
+        return CREDENTIALS if self.kind is None else None
+
     async def check(self) -> Health:
         if self.kind is None:
             return Health.not_configured(CREDENTIALS)
-        now = time.monotonic()
-        if self._checked is not None and now - self._checked[0] < _CHECK_EVERY:
+        if self._checked is not None and time.monotonic() < self._checked[0]:
             return self._checked[1]
         try:
             identity = await self.identity()
         except (UpstreamError, NotConfigured) as error:
-            return Health.down(str(error).split(". ")[0])  # bad credentials: checked again on the next probe
+            # refused credentials: asked again a minute later, not on every probe (GitHub locks out clients
+            # that keep sending bad credentials; a new secret needs a restart anyway)
+            health, ttl = Health.down(str(error).split(". ")[0]), _CHECK_EVERY
         except (TimeoutError, DependencyUnavailable) as error:
-            return Health.down(f"GitHub unreachable: {str(error)[:120]}")
-        remaining = f"{identity.rate_remaining}/{identity.rate_limit}" if identity.rate_limit else "unknown"
-        health = Health.up(f"{identity.kind} {identity.login}; rate limit left {remaining}")
-        self._checked = (now, health)
+            health, ttl = Health.down(f"GitHub unreachable: {str(error)[:120]}"), _RECHECK_UNREACHABLE
+        else:
+            remaining = f"{identity.rate_remaining}/{identity.rate_limit}" if identity.rate_limit else "unknown"
+            health, ttl = Health.up(f"{identity.kind} {identity.login}; rate limit left {remaining}"), _CHECK_EVERY
+        self._checked = (time.monotonic() + ttl, health)
         return health
 
     async def close(self) -> None:

@@ -62,6 +62,7 @@ async def test_up_on_a_fresh_folder_serves_factory_prints_how_to_connect_and_sto
         github_url = f"http://127.0.0.1:{other_ports['AFU9_GITHUB_PORT']}/mcp"
         assert config["servers"]["afu9-github"] == {"type": "http", "url": github_url}  # type: ignore[index]
         assert f"claude mcp add --transport http afu9-factory {server.url()}" in stdout
+        assert "not ready: github is not configured; set GITHUB_TOKEN, or GITHUB_APP_ID" in stdout
 
         async with Client(server.url()) as client:
             assert [tool.name for tool in (await client.list_tools()).tools] == TOOLS

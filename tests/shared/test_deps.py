@@ -89,3 +89,22 @@ async def test_an_optional_part_that_is_down_does_not_make_the_server_unready(mo
 def test_part_names_are_unique() -> None:
     with pytest.raises(ValueError, match="unique"):
         Parts([Recorder("a", []), Recorder("a", [])])
+
+
+class _Unconfigured(Dependency):
+    name = "mail"
+
+    def unconfigured(self) -> str | None:
+        return "MAIL_URL"
+
+
+async def test_a_part_without_settings_is_named_at_start_and_the_server_still_starts(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    parts = Parts([_Unconfigured(), Dependency()])
+    assert parts.unconfigured() == {"mail": "MAIL_URL"}
+
+    with caplog.at_level("WARNING", logger="shared.deps"):
+        await parts.start()
+    assert "mail is not configured: set MAIL_URL" in caplog.text
+    await parts.close()

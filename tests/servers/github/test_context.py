@@ -146,6 +146,29 @@ async def test_ready_reports_the_token_and_rate_limit_and_spends_no_request_per_
     assert github_state.calls.count(("GET", "/rate_limit")) == 1  # the second probe used the cached check
 
 
+async def test_ready_says_refused_credentials_are_down_and_does_not_keep_sending_them(
+    github_state: FakeGitHub, github_settings: Callable[..., GitHubSettings]
+) -> None:
+    wrong = "ghp_" + "W" * 36
+    settings = github_settings(token=wrong, http_tokens=["ops:" + "o" * 24])
+    server = SERVER.build(settings, deps=fake_deps(settings, github_state))
+    app = http_app(server, settings, stateless=True)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:3001") as http,
+    ):
+        answers = []
+        for _ in range(3):
+            server.parts._cache = None  # pyright: ignore[reportPrivateUsage] - past the one-second cache of /ready
+            answers.append(await http.get("/ready", headers={"Authorization": "Bearer " + "o" * 24}))
+    assert [answer.status_code for answer in answers] == [503, 503, 503]
+    check = answers[0].json()["checks"]["github"]
+    assert check["state"] == "down"
+    assert "credentials" in check["detail"]
+    assert wrong not in answers[0].text
+    assert github_state.calls == [("GET", "/rate_limit")]  # asked once, not on every probe
+
+
 @pytest.mark.parametrize("url", ["ftp://github.test", "github.test"])
 def test_a_github_api_url_that_is_not_http_is_refused_at_start(url: str, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"https://api\.github\.com"):
