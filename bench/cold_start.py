@@ -1,6 +1,6 @@
-"""Cold start: spawn to the first ``tools/list`` answer over stdio, the factory server vs a bare SDK server.
+"""Cold start: spawn to the first ``tools/list`` answer over stdio, one of our servers vs a bare SDK server.
 
-    uv run python bench/cold_start.py [--runs 15] [--bytecode cached|none]
+    uv run python bench/cold_start.py [--server factory|github|...] [--runs 15] [--bytecode cached|none]
 
 Each run spawns a fresh interpreter and times, from just before the spawn, a hand-written JSON-RPC exchange on
 its stdin/stdout (``initialize``, its answer, ``notifications/initialized``, ``tools/list``, its answer), so
@@ -128,6 +128,7 @@ def summary(times: Sequence[float]) -> dict[str, float]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--server", default="factory", help="which of our servers (default factory)")
     parser.add_argument("--runs", type=int, default=15, help="measured runs per side (default 15)")
     parser.add_argument("--bytecode", choices=("cached", "none"), default="cached")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds one run may take before it is killed")
@@ -140,7 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.bytecode == "none":
             env["PYTHONDONTWRITEBYTECODE"] = "1"
         sides = {
-            "ours": [sys.executable, "-m", "servers.factory"],
+            "ours": [sys.executable, "-m", f"servers.{args.server}"],
             "bare": [sys.executable, str(REPO / "bench" / "bare_server.py")],
         }
         logs = {name: root / f"{name}.stderr" for name in sides}
@@ -168,6 +169,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name in sides
     }
     result = {
+        "server": args.server,
         "runs_per_side": args.runs,
         "bytecode": args.bytecode,
         "ratio_of_medians": ratio,
@@ -187,7 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     path = write_result("cold_start", result)
 
     print(
-        f"cold start: spawn -> first tools/list over stdio, {args.runs} alternating runs per side, "
+        f"cold start of {args.server}: spawn -> first tools/list over stdio, {args.runs} alternating runs per side, "
         f"bytecode {args.bytecode}"
     )
     for name in sides:

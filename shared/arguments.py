@@ -1,7 +1,8 @@
 """Tool arguments as the kit checks them: strict schemas, one short sentence per bad field, storable text.
 
-- :func:`strict_model` turns the SDK's argument model into one that forbids unknown arguments, so every input
-  schema says ``additionalProperties: false`` and a misspelt argument is refused instead of silently ignored.
+- :func:`unknown_arguments` refuses arguments a tool does not declare (every input schema says
+  ``additionalProperties: false``), so a misspelt argument is refused instead of silently ignored; it runs
+  before the SDK validates, on the SDK's own argument model (no second model to build per tool).
 - :func:`explain` writes a validation failure the way a model can act on it: which argument, what is wrong,
   what is accepted. No values are echoed (they may be huge, or secret) and no documentation URLs.
 - :func:`unstorable_text` finds text no database or API takes (NUL, unpaired surrogates) before it reaches one.
@@ -12,20 +13,32 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, cast
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-__all__ = ["answer_schema", "explain", "lean_schema", "strict_model", "unstorable_text"]
+__all__ = ["answer_schema", "argument_names", "explain", "lean_schema", "unknown_arguments", "unstorable_text"]
 
 _MAX_SENTENCES = 5
 _MAX_DEPTH = 20
 
 
-def strict_model(model: type[BaseModel]) -> type[BaseModel]:
-    """A subclass of ``model`` that refuses arguments it does not declare."""
-    config = ConfigDict(**{**model.model_config, "extra": "forbid"})  # pyright: ignore[reportArgumentType]
-    namespace: dict[str, Any] = {"model_config": config, "__module__": model.__module__, "__doc__": model.__doc__}
-    return cast("type[BaseModel]", type(model.__name__, (model,), namespace))
+def argument_names(model: type[BaseModel]) -> frozenset[str]:
+    """The argument names ``model`` accepts (a field's alias where it has one)."""
+    return frozenset(field.alias or name for name, field in model.model_fields.items())
+
+
+def unknown_arguments(model: type[BaseModel], arguments: Mapping[str, object]) -> str | None:
+    """The refusal of ``arguments`` when they hold names ``model`` does not declare (with the other problems
+    of the rest, so one answer says everything), or None when every name is known."""
+    names = argument_names(model)
+    unknown = [name for name in arguments if name not in names]
+    if not unknown:
+        return None
+    try:
+        model.model_validate({name: value for name, value in arguments.items() if name in names})
+    except ValidationError as error:
+        return explain(error, names, unknown)
+    return explain(None, names, unknown)
 
 
 def lean_schema(schema: dict[str, Any], *, optional_nulls: bool) -> dict[str, Any]:
@@ -120,12 +133,14 @@ def _without_null(node: object) -> object:
     return prop
 
 
-def explain(error: ValidationError, accepted: Iterable[str]) -> str:
-    """One sentence per bad argument (at most five), naming it, what is wrong and what is accepted."""
+def explain(error: ValidationError | None, accepted: Iterable[str], unknown: Sequence[str] = ()) -> str:
+    """One sentence per bad argument (at most five), naming it, what is wrong and what is accepted;
+    ``unknown`` names arguments the tool does not declare."""
     names = sorted(accepted)
     sentences: list[str] = []
-    unknown: list[str] = []
-    for detail in error.errors(include_url=False, include_input=False):
+    unknown = list(unknown)
+    details = error.errors(include_url=False, include_input=False) if error is not None else []
+    for detail in details:
         field = _field(detail)
         kind = detail["type"]
         if kind == "extra_forbidden":

@@ -43,7 +43,7 @@ from mcp.shared.exceptions import MCPError
 from mcp.types import INVALID_PARAMS, CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, ValidationError
 
-from shared.arguments import answer_schema, explain, lean_schema, strict_model, unstorable_text
+from shared.arguments import answer_schema, argument_names, explain, lean_schema, unknown_arguments, unstorable_text
 from shared.audit import current_call
 from shared.errors import CallError, ConfigError, InvalidArguments, NotFound, ToolError, WritesDisabled
 
@@ -405,6 +405,9 @@ class KitTool(Tool):
                 "stored; remove it and call again."
             )
             raise self._refuse(error, call)
+        refusal = unknown_arguments(self.fn_metadata.arg_model, arguments)
+        if refusal is not None:
+            raise self._refuse(InvalidArguments(refusal), call)
         try:
             result = await super().run(arguments, context, convert_result=False)
         except UnexpectedToolError:
@@ -414,8 +417,7 @@ class KitTool(Tool):
         except ToolError as error:
             cause = error.__cause__
             if isinstance(cause, ValidationError):
-                accepted = self.fn_metadata.arg_model.model_fields.keys()
-                explained = InvalidArguments(explain(cause, accepted))
+                explained = InvalidArguments(explain(cause, argument_names(self.fn_metadata.arg_model)))
                 raise self._refuse(explained, call) from None
             if call is not None:
                 call.outcome = getattr(cause, "outcome", CallError.outcome)
@@ -455,15 +457,12 @@ def build_tools(selection: Selection, deps: object, policy: ToolPolicy) -> list[
         tool = KitTool.from_function(
             fn, name=spec.name, title=spec.title, description=spec.description, annotations=spec.annotations
         )
-        strict = strict_model(tool.fn_metadata.arg_model)
         output = tool.fn_metadata.output_schema
         metadata = tool.fn_metadata.model_copy(
-            update={
-                "arg_model": strict,
-                "output_schema": None if output is None else answer_schema(output),
-            }
+            update={"output_schema": None if output is None else answer_schema(output)}
         )
-        parameters = lean_schema(strict.model_json_schema(), optional_nulls=True)
+        # unknown arguments are refused by KitTool.run, before the SDK validates: the schema says so
+        parameters = {**lean_schema(tool.parameters, optional_nulls=True), "additionalProperties": False}
         tools.append(tool.model_copy(update={"fn_metadata": metadata, "parameters": parameters}))
     return tools
 

@@ -29,7 +29,6 @@ from shared.errors import (
     RateLimited,
     UpstreamError,
 )
-from shared.http_client import raise_for_upstream, transport_failure, user_agent
 
 if TYPE_CHECKING:
     import httpx
@@ -104,6 +103,8 @@ class GitHubClient(Dependency):
     def _build(self) -> GitHub[Any]:
         from githubkit import AppAuthStrategy, GitHub, TokenAuthStrategy
         from githubkit.throttling import LocalThrottler
+
+        from shared.http_client import user_agent
 
         settings = self.settings
         auth: Any
@@ -196,6 +197,8 @@ class GitHubClient(Dependency):
             RequestFailed,
             RequestTimeout,
         )
+
+        from shared.http_client import transport_failure
 
         github = self.github
         headers = {"Accept": accept} if accept else None
@@ -301,6 +304,8 @@ def _failure(response: httpx.Response, kind: str | None) -> Exception:
                 f"{what} {needed}; an operator can grant them. Nothing was changed.",
                 status=403,
             )
+    from shared.http_client import raise_for_upstream
+
     try:
         raise_for_upstream(response, service=_SERVICE, credentials_setting=CREDENTIALS)
     except Exception as error:  # noqa: BLE001 - the translated error is what the caller raises

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 import pytest
 from pydantic import BaseModel, Field, ValidationError
 
-from shared.arguments import explain, lean_schema, strict_model, unstorable_text
+from shared.arguments import explain, lean_schema, unknown_arguments, unstorable_text
 
 
 class Arguments(BaseModel):
@@ -18,8 +18,11 @@ class Arguments(BaseModel):
 
 
 def _explained(data: dict[str, object]) -> str:
+    refused = unknown_arguments(Arguments, data)
+    if refused is not None:
+        return refused
     with pytest.raises(ValidationError) as raised:
-        strict_model(Arguments).model_validate(data)
+        Arguments.model_validate(data)
     return explain(raised.value, Arguments.model_fields)
 
 
@@ -40,8 +43,12 @@ def test_each_bad_argument_gets_one_sentence_saying_what_is_accepted() -> None:
     assert "speed" not in text  # values are never echoed
 
 
-def test_a_strict_model_says_additional_properties_false_in_its_schema() -> None:
-    assert strict_model(Arguments).model_json_schema()["additionalProperties"] is False
+def test_an_unknown_argument_is_refused_with_the_other_problems_of_the_call() -> None:
+    text = _explained({"categry": "quality", "limit": 0})
+    assert text.startswith("Invalid arguments: Unknown argument categry; this tool accepts: category, kpi_id, limit.")
+    assert "kpi_id is required." in text
+    assert "limit: should be greater than or equal to 1." in text
+    assert unknown_arguments(Arguments, {"kpi_id": "mttr"}) is None
 
 
 def test_more_than_five_problems_are_summarised() -> None:
@@ -55,7 +62,7 @@ def test_more_than_five_problems_are_summarised() -> None:
         g: int
 
     with pytest.raises(ValidationError) as raised:
-        strict_model(Many).model_validate({})
+        Many.model_validate({})
     assert explain(raised.value, Many.model_fields).endswith("(2 more problems)")
 
 
@@ -73,12 +80,11 @@ def test_text_no_database_stores_is_found_with_its_path(value: object, where: st
 
 
 def test_a_lean_schema_drops_titles_and_the_null_branch_of_optional_arguments_only() -> None:
-    schema = strict_model(Arguments).model_json_schema()
+    schema = Arguments.model_json_schema()
     lean = lean_schema(schema, optional_nulls=True)
     assert "title" not in json.dumps(lean)
     assert lean["properties"]["category"] == {"enum": ["delivery", "quality"], "type": "string"}
     assert lean["properties"]["kpi_id"] == {"pattern": "^[a-z_]+$", "type": "string"}
     assert lean["required"] == ["kpi_id"]
-    assert lean["additionalProperties"] is False
     kept = lean_schema(schema, optional_nulls=False)
     assert {"type": "null"} in kept["properties"]["category"]["anyOf"]  # output schemas keep their nulls
