@@ -39,6 +39,7 @@ __all__ = [
     "RetryTransport",
     "UpstreamClient",
     "http_client",
+    "outcome_of",
     "raise_for_upstream",
     "retry_sleep",
     "transport_failure",
@@ -231,7 +232,7 @@ def raise_for_upstream(response: httpx.Response, *, service: str, credentials_se
     wait = _retry_after(response.headers)
     later = f"Retry in {math.ceil(wait)} s." if wait is not None else "Retry later."
     raise DependencyUnavailable(
-        f"{service} failed to answer {asked} (HTTP {status}){detail}. {_outcome(method)} {later}"
+        f"{service} failed to answer {asked} (HTTP {status}){detail}. {outcome_of(method)} {later}"
     )
 
 
@@ -251,14 +252,14 @@ def transport_failure(error: httpx.TransportError, *, service: str) -> CallError
         )
     if isinstance(error, httpx.TimeoutException):
         return DependencyUnavailable(
-            f"{service} did not answer {asked} in time{because}. {_outcome(method)} Retry later."
+            f"{service} did not answer {asked} in time{because}. {outcome_of(method)} Retry later."
         )
     return DependencyUnavailable(
-        f"The connection to {service} failed during {asked}{because}. {_outcome(method)} Retry later."
+        f"The connection to {service} failed during {asked}{because}. {outcome_of(method)} Retry later."
     )
 
 
-def _outcome(method: str) -> str:
+def outcome_of(method: str) -> str:
     """What a failed request may have changed, by method."""
     if method in READ_METHODS:
         return "Nothing was changed by this call."

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -120,7 +121,7 @@ class GitHubClient(Dependency):
             auth,
             base_url=settings.api_url + "/",
             user_agent=user_agent("github"),
-            timeout=30.0,
+            timeout=settings.timeout_seconds,
             async_transport=self.transport,
             http_cache=False,
             throttler=LocalThrottler(settings.max_concurrency),
@@ -198,18 +199,26 @@ class GitHubClient(Dependency):
             RequestTimeout,
         )
 
-        from shared.http_client import transport_failure
+        from shared.http_client import outcome_of, transport_failure
 
         github = self.github
         headers = {"Accept": accept} if accept else None
         query = {k: v for k, v in (params or {}).items() if v is not None}
+        limit = self.settings.timeout_seconds
+        shown = "/" + path.lstrip("/")
         try:
-            response = await github.arequest(method, path, params=query or None, json=json, headers=headers)
+            # one deadline for the whole exchange (httpx's timeouts are per phase: a slow trickle passes them)
+            async with asyncio.timeout(limit):
+                response = await github.arequest(method, path, params=query or None, json=json, headers=headers)
+        except TimeoutError:
+            raise DependencyUnavailable(
+                f"GitHub did not answer {method} {shown} within {limit:g} s. {outcome_of(method)} Retry later."
+            ) from None
         except RateLimitExceeded as error:
             wait = max(0.0, error.retry_after.total_seconds())
             at = (datetime.now(UTC) + error.retry_after).strftime("%H:%M:%S UTC")
             raise RateLimited(
-                f"GitHub's rate limit is exhausted for {method} {path}; retry in {wait:.0f} s (at {at}). "
+                f"GitHub's rate limit is exhausted for {method} {shown}; retry in {wait:.0f} s (at {at}). "
                 "Nothing was changed by this call.",
                 retry_after=wait,
             ) from None
@@ -221,10 +230,10 @@ class GitHubClient(Dependency):
             failure = error.exc
             if isinstance(failure, _httpx().TransportError):
                 raise transport_failure(failure, service=_SERVICE) from None
-            raise DependencyUnavailable(f"GitHub could not be reached for {method} {path}; retry later.") from None
+            raise DependencyUnavailable(f"GitHub could not be reached for {method} {shown}; retry later.") from None
         except (AuthCredentialError, AuthExpiredError):
             raise UpstreamError(
-                f"GitHub refused the server's credentials for {method} {path}: they are invalid or expired. "
+                f"GitHub refused the server's credentials for {method} {shown}: they are invalid or expired. "
                 f"An operator should check {CREDENTIALS}.",
                 status=401,
             ) from None

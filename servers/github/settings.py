@@ -55,6 +55,13 @@ class GitHubSettings(ServerSettings):
         le=100,
         description="GitHub requests in flight at most per process (GitHub advises against many concurrent ones).",
     )
+    timeout_seconds: float = Field(
+        default=30.0,
+        ge=0.1,
+        le=600,
+        description="Longest wait for one GitHub request, its retries and its whole answer included; past it the "
+        "call fails saying whether anything may have changed.",
+    )
     retry_wait_seconds: float = Field(
         default=10.0,
         ge=0,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import anyio
 import httpx
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -16,6 +17,7 @@ from mcp.types import TextContent
 from servers.github.server import SERVER
 from servers.github.settings import GitHubSettings
 from shared.transports import http_app
+from tests.github_fake.issues import add_issue
 from tests.github_fake.state import FakeGitHub
 from tests.servers.github.conftest import TOKEN, fake_deps
 
@@ -124,6 +126,45 @@ async def test_server_errors_that_persist_become_an_unavailable_answer(
     assert result.is_error
     assert "GitHub failed to answer GET /rate_limit (HTTP 503)" in _text(result)
     assert "Nothing was changed by this call" in _text(result)
+
+
+async def test_a_github_that_answers_too_slowly_fails_the_call_in_time_saying_what_may_have_changed(
+    github_state: FakeGitHub, github_settings: Callable[..., GitHubSettings]
+) -> None:
+    settings = github_settings(timeout_seconds=0.3)
+    github_state.repo("octo/shop")
+    github_state.fail("GET", "^/user$", 200, delay=5)
+    github_state.fail("POST", "^/repos/octo/shop/issues$", 201, delay=5)
+    async with Client(SERVER.build(settings, deps=fake_deps(settings, github_state))) as client:
+        with anyio.fail_after(3):  # no hang: the deadline is the server's, not the fake's delay
+            read = await client.call_tool("get_me", {})
+            write = await client.call_tool("create_issue", {"owner": "octo", "repo": "shop", "title": "Slow"})
+    assert read.is_error
+    assert "GitHub did not answer GET /user within 0.3 s. Nothing was changed by this call." in _text(read)
+    assert write.is_error
+    assert "did not answer POST /repos/octo/shop/issues within 0.3 s" in _text(write)
+    assert "outcome is unknown: check whether it took effect before repeating it" in _text(write)
+
+
+async def test_a_rate_limit_in_the_middle_of_paging_loses_no_page(github: Client, github_state: FakeGitHub) -> None:
+    shop = github_state.repo("octo/shop")
+    for n in range(5):
+        add_issue(github_state, shop, f"Issue {n}")
+    first = await github.call_tool("list_issues", {"owner": "octo", "repo": "shop", "limit": 2})
+    assert first.structured_content is not None
+    cursor = first.structured_content["next_cursor"]
+    exhausted = {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "4102444800", "x-ratelimit-limit": "5000"}
+    github_state.fail("GET", "^/repos/octo/shop/issues$", 403, body={"message": "API rate limit exceeded"},
+                      headers=exhausted, times=1)  # fmt: skip
+    arguments = {"owner": "octo", "repo": "shop", "limit": 2, "cursor": cursor}
+    limited = await github.call_tool("list_issues", arguments)
+    assert limited.is_error
+    assert "retry in" in _text(limited)
+
+    second = await github.call_tool("list_issues", arguments)  # the same cursor, once the limit has passed
+    assert second.structured_content is not None
+    numbers = [item["number"] for item in first.structured_content["items"] + second.structured_content["items"]]
+    assert numbers == [5, 4, 3, 2]
 
 
 async def test_ready_reports_the_token_and_rate_limit_and_spends_no_request_per_probe(
