@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from processes import ServerProcess, afu9_http
 
-__all__ = ["NodeTools", "factory_http", "node_tools"]
+__all__ = ["NodeTools", "factory_http", "node_tools", "server_http"]
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = ROOT / "scripts" / "node-tools"
@@ -68,6 +68,11 @@ def node_tools() -> NodeTools:
     )
 
 
+def server_http(server: str, data_dir: Path, *flags: str) -> AbstractContextManager[ServerProcess]:
+    """One of our servers over HTTP on a free port of 127.0.0.1, healthy; always stopped."""
+    return afu9_http("serve", server, "--transport", "http", *flags, data_dir=data_dir)
+
+
 def factory_http(data_dir: Path, *flags: str) -> AbstractContextManager[ServerProcess]:
     """The factory server over HTTP on a free port of 127.0.0.1, healthy; always stopped."""
-    return afu9_http("serve", "factory", "--transport", "http", *flags, data_dir=data_dir)
+    return server_http("factory", data_dir, *flags)

@@ -1,4 +1,4 @@
-"""The official MCP conformance suite (``@modelcontextprotocol/conformance``) against the factory server.
+"""The official MCP conformance suite (``@modelcontextprotocol/conformance``) against every server.
 
 The server runs as a real process over streamable HTTP, stateful (the default) and ``--stateless`` (JSON
 responses, no session). Each scenario that applies to a real server is one test (see the README): most of the
@@ -13,6 +13,7 @@ fails the test too).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import subprocess
@@ -25,14 +26,16 @@ import pytest
 from mcp import Client
 from processes import ServerProcess, subprocess_env
 
-from conformance.node_tools import NodeTools, factory_http, node_tools
+from conformance.node_tools import NodeTools, node_tools, server_http
+from tests.suite import suite_servers
 
 pytestmark = pytest.mark.node
 
 # Apply to any server over HTTP (server-initialize ... prompts-list, server-sse-multiple-streams), to a
 # local, unauthenticated one (dns-rebinding-protection: Host/Origin checks are on for every route), and to a
 # server that offers logging and completions (every server on the kit does: MCP logging is the kit's, and the
-# factory completes the arguments of its prompt and resource template).
+# factory completes the arguments of its prompt and resource template, the github server those of its file
+# resource templates).
 SCENARIOS = [
     "server-initialize",
     "ping",
@@ -54,9 +57,11 @@ NOT_STATELESS = {
 }
 
 MODES = {"stateful": (), "stateless": ("--stateless",)}
+SERVERS = [server.name for server in suite_servers()]
 
 CASES = [
-    pytest.param(mode, scenario, id=f"{mode}-{scenario}")
+    pytest.param(server, mode, scenario, id=f"{server}-{mode}-{scenario}")
+    for server in SERVERS
     for mode in MODES
     for scenario in SCENARIOS
     if not (mode == "stateless" and scenario in NOT_STATELESS)
@@ -72,13 +77,19 @@ def tools() -> NodeTools:
 
 
 @pytest.fixture(scope="module")
-def servers(tools: NodeTools, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, ServerProcess]]:
-    """One factory server per mode for the whole module, each on its own SQLite data folder."""
-    with (
-        factory_http(tmp_path_factory.mktemp("stateful"), *MODES["stateful"]) as stateful,
-        factory_http(tmp_path_factory.mktemp("stateless"), *MODES["stateless"]) as stateless,
-    ):
-        yield {"stateful": stateful, "stateless": stateless}
+def servers(
+    tools: NodeTools, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[tuple[str, str], ServerProcess]]:
+    """Each server in each mode for the whole module, each on its own SQLite data folder (github without
+    credentials: the protocol does not need them)."""
+    with contextlib.ExitStack() as stack:
+        yield {
+            (server, mode): stack.enter_context(
+                server_http(server, tmp_path_factory.mktemp(f"{server}-{mode}"), *flags)
+            )
+            for server in SERVERS
+            for mode, flags in MODES.items()
+        }
 
 
 def _run_scenario(tools: NodeTools, url: str, scenario: str, results: Path) -> list[dict[str, Any]]:
@@ -108,11 +119,16 @@ def _run_scenario(tools: NodeTools, url: str, scenario: str, results: Path) -> l
     return checks
 
 
-@pytest.mark.parametrize(("mode", "scenario"), CASES)
-def test_factory_server_passes_the_conformance_scenario(
-    tools: NodeTools, servers: dict[str, ServerProcess], tmp_path: Path, mode: str, scenario: str
+@pytest.mark.parametrize(("server", "mode", "scenario"), CASES)
+def test_every_server_passes_the_conformance_scenario(
+    tools: NodeTools,
+    servers: dict[tuple[str, str], ServerProcess],
+    tmp_path: Path,
+    server: str,
+    mode: str,
+    scenario: str,
 ) -> None:
-    _run_scenario(tools, servers[mode].url("/mcp"), scenario, tmp_path / "results")
+    _run_scenario(tools, servers[server, mode].url("/mcp"), scenario, tmp_path / "results")
 
 
 async def _tool_names(url: str) -> list[str]:
@@ -121,10 +137,10 @@ async def _tool_names(url: str) -> list[str]:
 
 
 def test_the_tools_list_scenario_checks_every_tool_the_server_serves(
-    tools: NodeTools, servers: dict[str, ServerProcess], tmp_path: Path
+    tools: NodeTools, servers: dict[tuple[str, str], ServerProcess], tmp_path: Path
 ) -> None:
     """Guards against a vacuous pass: the harness really saw the factory tools, all of them."""
-    url = servers["stateful"].url("/mcp")
+    url = servers["factory", "stateful"].url("/mcp")
     checks = _run_scenario(tools, url, "tools-list", tmp_path / "results")
 
     served = anyio.run(_tool_names, url)
