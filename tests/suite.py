@@ -1,12 +1,16 @@
 """Every server of the suite, for the suite-wide tests (snapshots, contract, fuzz).
 
 The list comes from :mod:`servers.registry` (every ``servers/<name>/server.py`` that exports ``SERVER``), so
-a new server is tested by every suite-wide test without editing them.
+a new server is tested by every suite-wide test without editing them. A server that talks to the outside world
+gives the suite its stand-in in ``tests/servers/<name>/world.py`` (``settings_overrides()``, ``deps(settings)``
+and optionally ``pinned_arguments()``: the github server's fake GitHub), so its tools run their own logic, not
+only their argument checks; without one the server is built on its real dependencies.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,11 +63,34 @@ class SuiteServer:
             "allow_writes": True,
             "toolsets": ["all"],
         }
+        world = _world(self.name)
+        if world is not None:
+            values |= world.settings_overrides()
         return self.definition.settings(**(values | overrides))
 
     def build(self, data_dir: Path, database_url: str | None = None, **overrides: Any) -> Afu9Server:
-        """The server with every tool and writes allowed, as a test drives it in-process."""
-        return self.definition.build(self.settings(data_dir, database_url, **overrides))
+        """The server with every tool and writes allowed, on its stand-in world, as a test drives it in-process."""
+        settings = self.settings(data_dir, database_url, **overrides)
+        world = _world(self.name)
+        return self.definition.build(settings, deps=None if world is None else world.deps(settings))
+
+    @property
+    def pinned_arguments(self) -> dict[str, list[Any]]:
+        """Argument values that exist in the server's stand-in world (a repository's owner and name, its
+        branches), which the fuzz test mostly uses so that valid calls do real work."""
+        world = _world(self.name)
+        return dict(world.pinned_arguments()) if world is not None and hasattr(world, "pinned_arguments") else {}
+
+
+@functools.cache
+def _world(name: str) -> Any:
+    """``tests/servers/<name>/world.py`` when the server has a stand-in for its outside world, else None."""
+    try:
+        return importlib.import_module(f"tests.servers.{name}.world")
+    except ModuleNotFoundError as error:
+        if error.name != f"tests.servers.{name}.world":
+            raise
+        return None
 
 
 def sqlite_url_in(folder: Path) -> str:

@@ -147,9 +147,12 @@ def _from_schema(schema: Any, defs: dict[str, Any]) -> st.SearchStrategy[Any]:
     return from_schema({key: value for key, value in schema.items() if key not in ("title", "description")})
 
 
-def _valid_arguments(schema: dict[str, Any], vocabulary: list[str]) -> st.SearchStrategy[dict[str, Any]]:
-    """Arguments the schema accepts; often with real values the server handed out (ids, names, cursors),
-    so that valid calls reach past "not found" into the tool's real work."""
+def _valid_arguments(
+    schema: dict[str, Any], vocabulary: list[str], pinned: dict[str, list[Any]] | None = None
+) -> st.SearchStrategy[dict[str, Any]]:
+    """Arguments the schema accepts; often with real values the server handed out (ids, names, cursors), and
+    for the arguments its stand-in world pins (a repository's owner and name) mostly with those, so that valid
+    calls reach past "not found" into the tool's real work."""
     defs = schema.get("$defs", {})
     known: dict[str, list[str]] = {}
     for key, sub in schema.get("properties", {}).items():
@@ -165,6 +168,9 @@ def _valid_arguments(schema: dict[str, Any], vocabulary: list[str]) -> st.Search
         for key, words in sorted(known.items()):
             if key in arguments and draw_fn(st.sampled_from(["known", "generated"])) == "known":
                 arguments[key] = draw_fn(st.sampled_from(words))
+        for key, values in sorted((pinned or {}).items()):
+            if key in arguments and draw_fn(st.sampled_from(["pinned", "pinned", "pinned", "drawn"])) == "pinned":
+                arguments[key] = draw_fn(st.sampled_from(values))
         return arguments
 
     return draw()
@@ -277,10 +283,10 @@ def _harvest_vocabulary(session: _Session, tools: list[Tool]) -> list[str]:
     return sorted(found)[:VOCABULARY_SIZE]
 
 
-def _fuzz(session: _Session, tool: Tool, vocabulary: list[str]) -> None:
+def _fuzz(session: _Session, tool: Tool, vocabulary: list[str], pinned: dict[str, list[Any]]) -> None:
     schema = tool.input_schema
     validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
-    valid = _valid_arguments(schema, vocabulary)
+    valid = _valid_arguments(schema, vocabulary, pinned)
     # Tagged by origin: only what the valid strategy drew (and the schema accepts) must never be refused as
     # invalid arguments. A mutation can land on a value the schema happens to accept but that no model would
     # send (9.2e18 for an integer), where the stricter validator may disagree; those get the general checks.
@@ -349,7 +355,7 @@ def test_every_tool_answers_any_arguments_with_a_well_formed_result(
 ) -> None:
     def fuzz(session: _Session, tools: list[Tool]) -> None:
         tool = next(tool for tool in tools if tool.name == name)
-        _fuzz(session, tool, _harvest_vocabulary(session, tools))
+        _fuzz(session, tool, _harvest_vocabulary(session, tools), server.pinned_arguments)
 
     session = _drive(server, tmp_path, database_url, fuzz)
     assert session.outcomes["error"] > 0, f"{name}: no fuzzed call was refused; the invalid strategies are broken"

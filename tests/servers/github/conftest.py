@@ -6,29 +6,21 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from mcp import Client
 
-from servers.github.client import GitHubClient
-from servers.github.deps import GitHubDeps
 from servers.github.server import SERVER
 from servers.github.settings import GitHubSettings
-from shared.db import KIT_MIGRATIONS, Database
-from tests.github_fake.app import build_app
 from tests.github_fake.state import FakeGitHub
+from tests.servers.github.world import API, TOKEN, fake_deps, seeded, settings_overrides
 
-TOKEN = "ghp_" + "F4k3t0k3n" * 4
-API = "http://github.test"
+__all__ = ["API", "TOKEN", "fake_deps"]  # the tests import them from here
 
 
 @pytest.fixture
 def github_state() -> FakeGitHub:
     """The fake GitHub: user octocat with a token, and the repository octo/shop."""
-    state = FakeGitHub(base_url=API)
-    state.add_token(TOKEN, "octocat")
-    state.repo("octo/shop", description="The shop")
-    return state
+    return seeded()
 
 
 @pytest.fixture
@@ -38,20 +30,11 @@ def github_settings(tmp_path: Path) -> Callable[..., GitHubSettings]:
             "data_dir": tmp_path,
             "allow_writes": True,
             "toolsets": ["all"],
-            "token": TOKEN,
-            "api_url": API,
-            "retry_wait_seconds": 0.05,
+            **settings_overrides(),
         }
         return GitHubSettings(**(values | overrides))
 
     return make
-
-
-def fake_deps(settings: GitHubSettings, state: FakeGitHub) -> GitHubDeps:
-    """The github server's dependencies with its client talking to the fake GitHub."""
-    database = Database(settings.sqlalchemy_url(), migrations=(KIT_MIGRATIONS,))
-    client = GitHubClient(settings, transport=httpx.ASGITransport(app=build_app(state)))
-    return GitHubDeps(database=database, github=client)
 
 
 @pytest.fixture
