@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -65,6 +66,7 @@ SANITISED = "Hidden characters or HTML comments were removed."
 REPLAYED = "True when an earlier call with this idempotency_key made it."
 NEXT = "Cursor of the next page; null on the last."
 MAX_FILES = 100  # files listed by get_commit and compare_refs
+MAX_PUSH = 1000  # paths written or deleted by one push_files commit
 PATCH_LIMIT = 3000  # characters of one file's patch
 PATCHES_LIMIT = 20_000  # characters of all patches of one answer
 BLOB_LIMIT = 100 * 1024 * 1024  # GitHub's own limit for a blob read through the API
@@ -425,7 +427,11 @@ async def push_files(
     if not paths and not removed:
         raise InvalidRequest("Nothing to push: give at least one file or deletion.")
     every = paths + removed
-    twice = sorted({path for path in every if every.count(path) > 1})
+    if len(every) > MAX_PUSH:
+        raise InvalidRequest(
+            f"{len(every)} paths are more than one push takes ({MAX_PUSH}); split them over several commits."
+        )
+    twice = sorted(path for path, times in Counter(every).items() if times > 1)
     if twice or "" in every:
         raise InvalidRequest(
             f"Each path may appear once and must name a file; check {', '.join(twice) or 'the paths'}."

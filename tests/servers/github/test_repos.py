@@ -470,7 +470,9 @@ async def test_push_files_refuses_when_the_branch_is_not_at_expected_head_sha(
         ([], [], "Nothing to push"),
         ([{"path": "a.txt", "content": "1"}], ["a.txt"], "Each path may appear once"),
         ([{"path": "../etc/passwd", "content": "x"}], [], "'..' segment"),
+        ([{"path": f"f{n}", "content": ""} for n in range(600)], [f"d{n}" for n in range(401)], "than one push"),
     ],
+    ids=["empty", "repeated", "escaping", "too-many"],
 )
 async def test_push_files_refuses_an_empty_repeated_or_escaping_change_before_writing(
     github: Client, github_state: FakeGitHub, files: list[dict[str, str]], deletions: list[str], sentence: str
