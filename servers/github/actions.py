@@ -107,7 +107,8 @@ class WorkflowRunDetail(WorkflowRun):
     """A workflow run and the jobs of its latest attempt."""
 
     failed_jobs: list[int] = Field(description="Ids of the jobs that failed (for get_job_log).")
-    jobs: list[Job] = Field(description="Jobs of the latest attempt (at most 100).")
+    jobs: list[Job] = Field(description="Jobs of the latest attempt (at most 300).")
+    only_failed_steps: bool = Field(description="Over 20 jobs: steps are listed for failed jobs only.")
     sanitised: bool = Field(description="Hidden characters were removed from names or titles.")
 
 

@@ -35,6 +35,9 @@ __all__ = ["actions"]
 A = TypeVar("A")
 B = TypeVar("B")
 
+MAX_JOB_PAGES = 3  # of 100 jobs: a run has at most 256
+ALL_STEPS_UP_TO = 20  # jobs; past it only the failed jobs' steps are listed
+
 actions = Toolset(
     "actions",
     "GitHub Actions: workflow runs, their jobs and failing logs; re-run, cancel and dispatch workflows.",
@@ -84,15 +87,26 @@ async def list_workflow_runs(
 async def get_workflow_run(deps: GitHubDeps, owner: Owner, repo: Repo, run_id: RunId) -> WorkflowRunDetail:
     """A run with its jobs and their steps; failed_jobs lists the jobs to read with get_job_log."""
     where = repo_path(owner, repo, "actions")
-    run, listed = await _both(
-        deps.github.request("GET", f"{where}/runs/{run_id}"),
-        deps.github.request("GET", f"{where}/runs/{run_id}/jobs", params={"per_page": 100}),
-    )
+    run, listed = await _both(deps.github.request("GET", f"{where}/runs/{run_id}"), _jobs(deps, where, run_id))
     clean = Untrusted()
     fields = run_of(run.data, clean)
-    jobs = [job_of(job, clean) for job in as_list(as_dict(listed.data).get("jobs"))]
+    jobs = [job_of(job, clean) for job in listed]
     failed = [job.id for job in jobs if job.conclusion in FAILED]
-    return WorkflowRunDetail(**fields, failed_jobs=failed, jobs=jobs, sanitised=clean.removed)
+    brief = len(jobs) > ALL_STEPS_UP_TO
+    if brief:  # a big matrix: the failed jobs' steps are what a reader needs
+        jobs = [job if job.conclusion in FAILED else job.model_copy(update={"steps": []}) for job in jobs]
+    return WorkflowRunDetail(**fields, failed_jobs=failed, jobs=jobs, only_failed_steps=brief, sanitised=clean.removed)
+
+
+async def _jobs(deps: GitHubDeps, where: str, run_id: int) -> list[Any]:
+    """The jobs of a run's latest attempt, page by page (GitHub's matrices reach 256 jobs)."""
+    jobs: list[Any] = []
+    for page in range(1, MAX_JOB_PAGES + 1):
+        listed = await deps.github.request("GET", f"{where}/runs/{run_id}/jobs", params={"per_page": 100, "page": page})
+        jobs += as_list(as_dict(listed.data).get("jobs"))
+        if not listed.has_next_page:
+            break
+    return jobs
 
 
 @actions.read(title="Get a job's log", open_world=True)

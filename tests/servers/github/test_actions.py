@@ -251,6 +251,27 @@ async def test_a_log_github_fails_to_hand_over_is_an_error_saying_what_to_do(
 # -- writes ----------------------------------------------------------------------------------------------------
 
 
+async def test_a_big_matrix_is_read_page_by_page_with_steps_for_the_failed_jobs_only(
+    github: Client, shop: FakeRepo
+) -> None:
+    ci = add_workflow(shop, ".github/workflows/ci.yml", "CI")
+    run = add_run(shop, ci, conclusion="failure")
+    for n in range(130):
+        add_job(
+            shop, run, f"test ({n})", [("Set up job", "success"), ("Run tests", "failure" if n == 120 else "success")]
+        )
+
+    detail = await _ok(github, "get_workflow_run", {"run_id": run})
+
+    assert len(detail["jobs"]) == 130
+    assert detail["only_failed_steps"] is True
+    failed = [job for job in detail["jobs"] if job["conclusion"] == "failure"]
+    assert [job["name"] for job in failed] == ["test (120)"]
+    assert detail["failed_jobs"] == [failed[0]["id"]]
+    assert [step["name"] for step in failed[0]["steps"]] == ["Set up job", "Run tests"]
+    assert all(job["steps"] == [] for job in detail["jobs"] if job["conclusion"] != "failure")
+
+
 async def test_rerunning_failed_jobs_starts_a_new_attempt_of_the_run(
     github: Client, shop: FakeRepo, failed_run: dict[str, int]
 ) -> None:
