@@ -128,7 +128,7 @@ async def tools_list_sizes() -> dict[str, dict[str, Any]]:
     sizes: dict[str, dict[str, Any]] = {}
     for definition in definitions():
         with tempfile.TemporaryDirectory(prefix="afu9-bench-answer-bytes-") as folder:
-            server = definition.build(definition.settings(data_dir=Path(folder), allow_writes=True))
+            server = definition.build(definition.settings(data_dir=Path(folder), allow_writes=True, toolsets=["all"]))
             async with Client(server) as client:
                 total = pages = 0
                 tools: list[tuple[str, int]] = []
