@@ -87,16 +87,9 @@ class PullList(BaseModel):
     sanitised: bool = Field(description="Hidden text was removed.")
 
 
-class PullDetail(BaseModel):
+class PullDetail(PullItem):
     """A pull request."""
 
-    number: int = Field(description="Number.")
-    title: str = Field(description="Title.")
-    state: str = Field(description="open, closed or merged.")
-    draft: bool = Field(description="Draft.")
-    author: str | None = Field(description="Login.")
-    head: str = Field(description="Head branch.")
-    base: str = Field(description="Base branch.")
     head_sha: str | None = Field(description="Head commit.")
     mergeable: bool | None = Field(description="No conflicts; null while computed.")
     mergeable_state: str | None = Field(description="clean, dirty, blocked, behind, unstable...")
@@ -215,13 +208,7 @@ def _detail(pull: Any) -> PullDetail:
     clean = Untrusted()
     body = clean(text(pull, "body")) or ""
     return PullDetail(
-        number=number(pull, "number") or 0,
-        title=clean(text(pull, "title")) or "",
-        state=_state(pull),
-        draft=flag(pull, "draft") or False,
-        author=login(pull),
-        head=_ref(pull, "head"),
-        base=_ref(pull, "base"),
+        **_item(pull, clean).model_dump(),
         head_sha=_head_sha(pull),
         mergeable=flag(pull, "mergeable"),
         mergeable_state=text(pull, "mergeable_state"),

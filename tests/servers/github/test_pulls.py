@@ -98,6 +98,7 @@ async def test_a_pull_request_shows_its_branches_head_sha_mergeability_and_size(
         "author": "alice",
         "head": "cart",
         "base": "main",
+        "updated_at": shop.pulls[number]["updated_at"],
         "head_sha": head(shop, "cart"),
         "mergeable": True,
         "mergeable_state": "clean",
