@@ -81,6 +81,7 @@ class GitHubClient(Dependency):
         self.settings = settings
         self.transport = transport
         self._github: GitHub[Any] | None = None
+        self._app_github: GitHub[Any] | None = None
         self._checked: tuple[float, Health] | None = None  # until when, what
         self._identity: Identity | None = None
 
@@ -100,6 +101,19 @@ class GitHubClient(Dependency):
         if self._github is None:
             self._github = self._build()
         return self._github
+
+    @property
+    def app_github(self) -> GitHub[Any]:
+        """The client acting as the GitHub App itself (a JWT), for the App's own endpoints (``/app/...``)."""
+        if self.kind != "app":
+            raise NotConfigured(
+                "a GitHub App", "GITHUB_APP_ID with its private key", "The App's own endpoints need the App"
+            )
+        if self._app_github is None:
+            from githubkit import AppAuthStrategy
+
+            self._app_github = self.github.with_auth(AppAuthStrategy(self.settings.app_id, self._private_key()))
+        return self._app_github
 
     def _build(self) -> GitHub[Any]:
         from githubkit import AppAuthStrategy, GitHub, TokenAuthStrategy
@@ -171,9 +185,11 @@ class GitHubClient(Dependency):
         params: Mapping[str, Any] | None = None,
         json: Any = None,
         accept: str | None = None,
+        as_app: bool = False,
     ) -> GitHubAnswer:
-        """One REST call answered with JSON; failures become the kit's errors (see the module docstring)."""
-        raw = await self._send(method, path, params=params, json=json, accept=accept)
+        """One REST call answered with JSON; failures become the kit's errors (see the module docstring).
+        ``as_app``: sent as the GitHub App itself rather than its installation (``/app/...`` endpoints)."""
+        raw = await self._send(method, path, params=params, json=json, accept=accept, as_app=as_app)
         data = raw.json() if raw.content else None
         return GitHubAnswer(status=raw.status_code, data=data, headers=dict(raw.headers))
 
@@ -189,6 +205,7 @@ class GitHubClient(Dependency):
         params: Mapping[str, Any] | None = None,
         json: Any = None,
         accept: str | None = None,
+        as_app: bool = False,
     ) -> httpx.Response:
         from githubkit.exception import (
             AuthCredentialError,
@@ -201,7 +218,7 @@ class GitHubClient(Dependency):
 
         from shared.http_client import outcome_of, transport_failure
 
-        github = self.github
+        github = self.app_github if as_app else self.github
         headers = {"Accept": accept} if accept else None
         query = {k: v for k, v in (params or {}).items() if v is not None}
         limit = self.settings.timeout_seconds
@@ -290,7 +307,7 @@ class GitHubClient(Dependency):
         return health
 
     async def close(self) -> None:
-        self._github = None
+        self._github = self._app_github = None
 
 
 def _httpx() -> Any:
