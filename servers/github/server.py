@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from servers.github.deps import GitHubDeps
+from servers.github.deps import MIGRATIONS, GitHubDeps
+from servers.github.routes import ROUTES
 from servers.github.settings import GitHubSettings
 from servers.github.tools import TOOLSETS
 from shared.server import ServerDefinition
@@ -16,6 +17,8 @@ SERVER = ServerDefinition(
     "projections, lists are paged with cursors, user-written text is sanitised, writes take idempotency keys.",
     toolsets=TOOLSETS,
     deps=GitHubDeps.from_settings,
+    migrations=MIGRATIONS,
+    routes=ROUTES,
 )
 
 main = SERVER.main

@@ -70,6 +70,38 @@ class GitHubSettings(ServerSettings):
         "the caller (the answer says when to retry).",
     )
 
+    webhook_secret: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("GITHUB_WEBHOOK_SECRET"),
+        description="The secret of the GitHub webhook pointed at POST /webhooks/github; without it the route "
+        "answers 503 and accepts nothing.",
+    )
+    webhook_previous_secrets: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("GITHUB_WEBHOOK_SECRET_PREVIOUS"),
+        description="During a secret rotation, the secret(s) being replaced (comma-separated), still accepted.",
+    )
+    webhook_rules: Path | None = Field(
+        default=None,
+        description="A YAML or JSON file of webhook routing rules (README: Webhooks); unset: deliveries are "
+        "recorded only.",
+    )
+    webhook_max_attempts: int = Field(
+        default=5, ge=1, le=50, description="Attempts at a delivery's targets before it is dead-lettered."
+    )
+    webhook_retry_seconds: float = Field(
+        default=10.0, ge=0, le=3600, description="Wait before the first retry of a failed delivery; doubles each time."
+    )
+    webhook_max_retry_seconds: float = Field(
+        default=900.0, ge=0, le=86_400, description="Longest wait between two attempts at a delivery."
+    )
+    webhook_workers: int = Field(
+        default=4, ge=1, le=64, description="Deliveries processed at once per process (HTTP only)."
+    )
+    webhook_target_timeout_seconds: float = Field(
+        default=60.0, ge=1, le=900, description="Longest one target (a tool call) may take before it counts as failed."
+    )
+
     @field_validator("api_url")
     @classmethod
     def _https(cls, value: str) -> str:

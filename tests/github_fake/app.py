@@ -122,9 +122,10 @@ def _app_jwt(token: str, state: FakeGitHub) -> bool:
 
 def build_app(state: FakeGitHub) -> ASGIApp:
     """The fake GitHub over ``state``, with every area's routes."""
-    from tests.github_fake import actions, context, issues, pulls, repos
+    from tests.github_fake import actions, context, hooks, issues, pulls, repos
 
     routes: list[BaseRoute] = [*context.ROUTES, *issues.ROUTES, *pulls.ROUTES, *repos.ROUTES, *actions.ROUTES]
+    routes += hooks.ROUTES
     app = Starlette(routes=routes)
     app.state.github = state
     return _Gate(app, state)

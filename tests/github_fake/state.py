@@ -93,6 +93,8 @@ class FakeGitHub:
     rate_limit: int = 5000
     rate_used: int = 0
     rate_reset: int = 4_102_444_800  # far in the future
+    hooks: dict[str, list[dict[str, Any]]] = field(default_factory=dict[str, list[dict[str, Any]]])  # scope -> hooks
+    redeliveries: list[tuple[str, int]] = field(default_factory=list[tuple[str, int]])  # (scope, delivery id)
 
     def user(self, login: str) -> int:
         """The id of user ``login`` (created on first mention)."""

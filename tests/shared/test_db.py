@@ -24,6 +24,8 @@ from orchestrator import schema as orchestrator_schema
 from orchestrator.schema import MIGRATIONS as ORCHESTRATOR
 from servers.factory import schema as factory_schema
 from servers.factory.deps import MIGRATIONS as FACTORY
+from servers.github import schema as github_schema  # noqa: F401 - its tables join the shared metadata
+from servers.github.deps import MIGRATIONS as GITHUB
 from shared import schema
 from shared.db import KIT_MIGRATIONS, Database, Migrations, upgrade_schema
 from shared.errors import ConfigError, Conflict, DependencyUnavailable, InvalidArguments
@@ -32,7 +34,7 @@ from tests.demo.server import MIGRATIONS as DEMO
 from tests.tcp_proxy import TcpProxy
 
 ENV = Path(schema.__file__).parent / "migrations"
-OWNERS = (KIT_MIGRATIONS, FACTORY, ORCHESTRATOR, DEMO)
+OWNERS = (KIT_MIGRATIONS, FACTORY, GITHUB, ORCHESTRATOR, DEMO)
 KPI_IDS = {
     "cycle_time",
     "throughput",

@@ -27,6 +27,7 @@ from tests.demo.server import SERVER as DEMO
 TOKEN = "matrix-" + "t" * 24
 SECRET = "hook-secret-" + "s" * 20
 LIMIT = 2048
+SECRETS = {"demo": {"hook_secret": SECRET}, "github": {"webhook_secret": SECRET}}  # each signed route's secret
 CASES = [pytest.param(definition, id=definition.name) for definition in [*definitions(), DEMO]]
 
 
@@ -43,8 +44,7 @@ async def served(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
         "max_request_bytes": LIMIT,
         "allow_writes": True,
     }
-    if definition is DEMO:
-        values["hook_secret"] = SECRET
+    values |= SECRETS.get(definition.name, {})
     settings = definition.settings(**values)
     server = definition.build(settings)
     app = http_app(server, settings, stateless=True)
@@ -67,6 +67,13 @@ def _routes(server: Afu9Server) -> list[tuple[str, str, str, int]]:
 
 def _signature(body: bytes) -> str:
     return "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+
+
+def _signed(body: bytes) -> dict[str, str]:
+    """Headers signing ``body`` for every signed route (the demo's header and GitHub's, with a delivery id)."""
+    signature = _signature(body)
+    github = {"X-GitHub-Delivery": "matrix-1", "X-GitHub-Event": "ping"}
+    return {"X-Signature-256": signature, "X-Hub-Signature-256": signature} | github
 
 
 @pytest.mark.parametrize("served", CASES, indirect=True)
@@ -99,8 +106,8 @@ async def test_every_route_refuses_what_its_guard_refuses(served: tuple[Afu9Serv
             assert good.status_code != 401, (method, path)
         elif guard == "signed":
             assert anonymous.status_code == 401, (method, path)
-            forged = await http.request(method, path, content=b"{}", headers={"X-Signature-256": _signature(b"[]")})
-            signed = await http.request(method, path, content=b"{}", headers={"X-Signature-256": _signature(b"{}")})
+            forged = await http.request(method, path, content=b"{}", headers=_signed(b"[]"))
+            signed = await http.request(method, path, content=b"{}", headers=_signed(b"{}"))
             assert forged.status_code == 401, (method, path)
             assert signed.status_code < 400, (method, path, signed.text)
         else:
@@ -119,7 +126,7 @@ async def test_every_route_refuses_a_body_over_its_limit(
             body = (marker + "x" * limit).encode()
             headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
             if guard == "signed":
-                headers["X-Signature-256"] = _signature(body)
+                headers |= _signed(body)
             response = await http.request(method, path, content=body, headers=headers)
             assert response.status_code == 413, (method, path)
     assert server.audit.pending == server.audit.written == 0  # nothing a refused request carried is stored

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from servers.github.client import GitHubClient
-from servers.github.deps import GitHubDeps
+from servers.github.deps import MIGRATIONS, GitHubDeps
 from servers.github.settings import GitHubSettings
 from shared.db import KIT_MIGRATIONS, Database
 from tests.github_fake.actions import add_job, add_run, add_workflow
@@ -75,7 +75,7 @@ def settings_overrides() -> dict[str, Any]:
 
 def fake_deps(settings: GitHubSettings, state: FakeGitHub) -> GitHubDeps:
     """The github server's dependencies with its client talking to the fake GitHub ``state``."""
-    database = Database(settings.sqlalchemy_url(), migrations=(KIT_MIGRATIONS,))
+    database = Database(settings.sqlalchemy_url(), migrations=(KIT_MIGRATIONS, MIGRATIONS))
     client = GitHubClient(settings, transport=httpx.ASGITransport(app=build_app(state)))
     return GitHubDeps(database=database, github=client)
 

@@ -1,0 +1,43 @@
+"""The github server's tables: the webhook deliveries it received, with their processing state.
+
+They are created by the revisions in ``migrations/`` (``deps.MIGRATIONS``); a test checks the two agree.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from shared.schema import JSONDoc, Timestamp, metadata
+
+__all__ = ["webhook_deliveries"]
+
+# seq orders deliveries for the event feed's cursor; delivery_id (X-GitHub-Delivery) deduplicates them.
+# status: pending (targets still to run; next_attempt_at says when), done, dead (attempts exhausted:
+# last_error says why), invalid (signed but not JSON: body keeps what came).
+webhook_deliveries = sa.Table(
+    "webhook_deliveries",
+    metadata,
+    sa.Column("seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("delivery_id", sa.String(64), nullable=False),
+    sa.Column("event", sa.String(64), nullable=False),
+    sa.Column("action", sa.String(64)),
+    sa.Column("repository", sa.String(255)),
+    sa.Column("installation_id", sa.BigInteger()),
+    sa.Column("hook_id", sa.BigInteger()),
+    sa.Column("sender", sa.String(255)),
+    sa.Column("summary", sa.String(500), nullable=False),
+    sa.Column("received_at", Timestamp, nullable=False),
+    sa.Column("payload", JSONDoc),
+    sa.Column("body", sa.Text()),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("replays", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("targets", JSONDoc),
+    sa.Column("last_error", sa.Text()),
+    sa.Column("next_attempt_at", Timestamp),
+    sa.Column("lease_until", Timestamp),
+    sa.Column("processed_at", Timestamp),
+    sa.UniqueConstraint("delivery_id", name="uq_webhook_deliveries_delivery_id"),
+    sa.Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+    sa.Index("ix_webhook_deliveries_received_at", "received_at"),
+)

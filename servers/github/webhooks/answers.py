@@ -1,0 +1,161 @@
+"""The answers of the ``webhooks`` toolset: compact projections of stored deliveries, the event feed, replays
+and recoveries. Payloads are shown cleaned (``shared.untrusted``), redacted, and cut to a size."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from shared.redaction import redact_value
+from shared.timestamps import utc
+from shared.untrusted import clean
+
+__all__ = [
+    "DeliveryDetail",
+    "DeliveryItem",
+    "DeliveryList",
+    "Event",
+    "EventFeed",
+    "Redelivery",
+    "Replay",
+    "delivery_item",
+    "event_of",
+    "shown_payload",
+]
+
+_STRING = 2_000
+_ITEMS = 50
+_DEPTH = 12
+
+
+class DeliveryItem(BaseModel):
+    delivery_id: str
+    event: str
+    action: str | None
+    repository: str | None
+    summary: str
+    status: str = Field(description="pending, done, dead (dead letter) or invalid (not JSON).")
+    attempts: int
+    received_at: str
+    last_error: str | None = None
+    next_attempt_at: str | None = None
+
+
+class DeliveryList(BaseModel):
+    items: list[DeliveryItem]
+    next_cursor: str | None
+
+
+class DeliveryDetail(DeliveryItem):
+    sender: str | None
+    hook_id: int | None
+    installation_id: int | None
+    processed_at: str | None
+    targets: list[dict[str, Any]] = Field(description="The last attempt: each matched rule and its outcome.")
+    payload: Any = Field(description="The payload (or the selected part), cleaned and cut.")
+    payload_truncated: bool
+    body: str | None = Field(description="What came, when it was not JSON.")
+    sanitised: bool
+
+
+class Event(BaseModel):
+    at: str
+    event: str
+    action: str | None
+    repository: str | None
+    summary: str
+    delivery_id: str
+    status: str
+
+
+class EventFeed(BaseModel):
+    events: list[Event]
+    next_cursor: str = Field(description="Pass back to get what arrives after these.")
+    more: bool = Field(description="More events are waiting: call again now.")
+
+
+class Replay(BaseModel):
+    replayed: list[str]
+    skipped: list[str]
+    replayed_ids_shown: int
+    replayed_count: int
+
+
+class Redelivery(BaseModel):
+    hook: str
+    scanned: int = Field(description="Delivery attempts read from GitHub's record.")
+    failed: int = Field(description="Deliveries with no successful attempt since the time given.")
+    already_stored: int
+    redelivered: list[str] = Field(description="Delivery ids GitHub was asked to send again (would be, dry run).")
+    errors: list[str]
+    complete: bool = Field(description="False: GitHub's record was longer than the scan; narrow since.")
+    dry_run: bool
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return utc(moment).isoformat().replace("+00:00", "Z") if moment is not None else None
+
+
+def delivery_item(row: Mapping[str, Any]) -> DeliveryItem:
+    return DeliveryItem(
+        delivery_id=row["delivery_id"],
+        event=row["event"],
+        action=row["action"],
+        repository=row["repository"],
+        summary=row["summary"],
+        status=row["status"],
+        attempts=row["attempts"],
+        received_at=_iso(row["received_at"]) or "",
+        last_error=row["last_error"],
+        next_attempt_at=_iso(row["next_attempt_at"]) if row["status"] == "pending" else None,
+    )
+
+
+def event_of(row: Mapping[str, Any]) -> Event:
+    return Event(
+        at=_iso(row["received_at"]) or "",
+        event=row["event"],
+        action=row["action"],
+        repository=row["repository"],
+        summary=row["summary"],
+        delivery_id=row["delivery_id"],
+        status=row["status"],
+    )
+
+
+def shown_payload(value: Any, max_bytes: int) -> tuple[Any, bool, bool]:
+    """``value`` cleaned of invisible text and secrets, long strings and lists cut; as text cut to ``max_bytes``
+    when still larger. Returns (payload, truncated, sanitised)."""
+    removed = [False]
+    cut = [False]
+    shown = redact_value(_bounded(value, removed, cut, 0))
+    encoded = json.dumps(shown, separators=(",", ":"), ensure_ascii=False)
+    if len(encoded.encode()) <= max_bytes:
+        return shown, cut[0], removed[0]
+    return encoded.encode()[:max_bytes].decode("utf-8", "ignore") + "…", True, removed[0]
+
+
+def _bounded(value: Any, removed: list[bool], cut: list[bool], depth: int) -> Any:
+    if isinstance(value, str):
+        cleaned, was = clean(value)
+        removed[0] = removed[0] or was
+        text = cleaned or ""
+        if len(text) > _STRING:
+            cut[0] = True
+            return text[:_STRING] + f"…[{len(text) - _STRING} more chars]"
+        return text
+    if depth >= _DEPTH and isinstance(value, dict | list):
+        cut[0] = True
+        return "…[nested deeper]"
+    if isinstance(value, dict):
+        return {str(k): _bounded(v, removed, cut, depth + 1) for k, v in value.items()}
+    if isinstance(value, list):
+        if len(value) > _ITEMS:
+            cut[0] = True
+        items = [_bounded(v, removed, cut, depth + 1) for v in value[:_ITEMS]]
+        return items + ([f"…[{len(value) - _ITEMS} more items]"] if len(value) > _ITEMS else [])
+    return value
