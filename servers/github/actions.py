@@ -1,6 +1,9 @@
 """GitHub Actions for the ``actions`` toolset: runs, jobs and their steps as compact answers, and job logs read
 for what an agent needs (the last lines, the ``##[error]`` lines, the step that failed).
 
+A job log is read as it downloads, never held whole: only the lines an answer shows are kept (the last ones, the
+first ``##[error]`` ones), and reading stops after :data:`MAX_LOG_BYTES`, which the answer then says.
+
 A job log is text written by whatever the job ran, so it is read as untrusted and redacted: ANSI colour codes
 and GitHub's per-line timestamps are dropped (they cost tokens and say nothing), invisible characters are
 removed (:class:`Untrusted`), secret-looking values are replaced (:func:`redact_text`), including the lines of
@@ -11,7 +14,6 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
@@ -26,8 +28,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FAILED",
+    "MAX_LOG_BYTES",
     "Job",
     "JobLog",
+    "LogReader",
     "RunRequested",
     "Step",
     "WorkflowDispatched",
@@ -35,9 +39,8 @@ __all__ = [
     "WorkflowRunDetail",
     "WorkflowRuns",
     "failed_step",
-    "fetch_log_text",
     "job_of",
-    "read_log",
+    "read_job_log",
     "run_of",
     "workflow_segment",
 ]
@@ -45,6 +48,8 @@ __all__ = [
 MAX_ERRORS = 20  # ##[error] lines returned
 MAX_LINE = 1000  # characters of one log line
 _REDACT_SPAN = MAX_LINE * 8  # characters of a line redacted before it is cut (a cut must not split a secret)
+_MAX_RAW_LINE = _REDACT_SPAN * 4  # characters of a line kept while it arrives (timestamp and colour codes too)
+MAX_LOG_BYTES = 64 * 1024 * 1024  # bytes of a job log read; past them the answer says the log was cut
 FAILED = frozenset({"failure", "timed_out", "startup_failure"})  # conclusions of a job or step that failed
 
 _TIMESTAMP = re.compile(r"^\ufeff?\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z ?")
@@ -120,9 +125,10 @@ class JobLog(BaseModel):
     conclusion: str | None = Field(description="success, failure... (null while running).")
     failed_step: str | None = Field(description="First failed step (number and name), if any.")
     errors: list[str] = Field(description=f"##[error] lines of the whole log (first {MAX_ERRORS}).")
-    total_lines: int = Field(description="Lines in the whole log.")
+    total_lines: int = Field(description="Lines in the whole log (in the part read, when note is set).")
     tail: str = Field(description="The last lines, timestamps removed, secrets redacted.")
     sanitised: bool = Field(description="Hidden characters were removed.")
+    note: str | None = Field(default=None, description="Set when the log was too large to read whole.")
 
 
 class RunRequested(BaseModel):
@@ -204,31 +210,90 @@ def job_of(data: Any, clean: Untrusted) -> Job:
 # -- job logs --------------------------------------------------------------------------------------------------
 
 
-async def fetch_log_text(client: GitHubClient, path: str) -> str | None:
-    """The text of a job log at ``path`` (GitHub redirects to a download URL; the redirect is followed), or
-    None when GitHub has none (404 or 410: not started, still running on some servers, expired or deleted).
+class LogReader:
+    """A job log read piece by piece as it arrives, keeping only what an answer shows, so memory stays bounded
+    whatever the log's size: the first :data:`MAX_ERRORS` ``##[error]`` lines (shown), the last ``tail_lines``
+    lines (each cut to the span redaction reads), the number of lines, whether a private key block is open, and
+    the start of the line still arriving (at most :data:`_MAX_RAW_LINE` characters)."""
 
+    def __init__(self, tail_lines: int, clean: Untrusted) -> None:
+        self.clean = clean
+        self.errors: list[str] = []
+        self.total = 0
+        self._tail: deque[str] = deque(maxlen=tail_lines)
+        self._in_key = False
+        self._pending: list[str] = []
+        self._pending_size = 0
+        self.complete = False  # read to its end (set by read_job_log)
+
+    def feed(self, piece: str) -> None:
+        """Read the next piece of the log (any size; a line may span pieces)."""
+        *ended, rest = piece.split("\n")
+        for part in ended:
+            self._keep(part)
+            self._line("".join(self._pending))
+            self._pending.clear()
+            self._pending_size = 0
+        self._keep(rest)
+
+    def finish(self) -> None:
+        """The log has ended: its last line, when it has no line break, counts too."""
+        if self._pending_size:
+            self._line("".join(self._pending))
+            self._pending.clear()
+            self._pending_size = 0
+
+    def note(self, page: str | None) -> str | None:
+        """What the answer must say when the log was cut at :data:`MAX_LOG_BYTES` (``page``: the job's page)."""
+        if self.complete:
+            return None
+        size = f"{MAX_LOG_BYTES // 2**20} MB"
+        where = f" ({page})" if page else ""
+        return (
+            f"The log is larger than {size}; only its first {size} were read, so tail is not the log's end and "
+            f"errors and total_lines cover that part only. The whole log is on the job's page{where}."
+        )
+
+    @property
+    def tail(self) -> str:
+        """The last lines as one text, fit to show."""
+        return "\n".join(_shown(line, self.clean) for line in self._tail)
+
+    def _keep(self, part: str) -> None:
+        room = _MAX_RAW_LINE - self._pending_size
+        if part and room > 0:
+            part = part[:room]
+            self._pending.append(part)
+            self._pending_size += len(part)
+
+    def _line(self, raw: str) -> None:
+        self.total += 1
+        line = _plain(raw.rstrip("\r"))
+        if self._in_key or _PEM_BEGIN.search(line):
+            # A private key block spans lines; a line-by-line redaction would show its body.
+            self._in_key = not _PEM_END.search(line)
+            line = REDACTED
+        if _ERROR in line and len(self.errors) < MAX_ERRORS:
+            self.errors.append(_shown(line.split(_ERROR, 1)[1].strip(), self.clean))
+        self._tail.append(line[:_REDACT_SPAN])  # all that _shown reads of it
+
+
+async def read_job_log(client: GitHubClient, path: str, tail_lines: int, clean: Untrusted) -> LogReader | None:
+    """The job log at ``path`` read as it downloads (GitHub redirects to a download URL; the redirect is
+    followed), at most :data:`MAX_LOG_BYTES` bytes; None when GitHub has none (404 or 410: not started, still
+    running on some servers, expired or deleted). ``complete`` on the answer says whether it was read to its end.
     """
+    reader = LogReader(tail_lines, clean)
     try:
-        return await client.request_text("GET", path)
+        reader.complete = await client.request_chunks("GET", path, reader.feed, max_bytes=MAX_LOG_BYTES)
     except NotFound:
         return None
     except UpstreamError as error:
         if error.status == 410:  # gone: the log expired or was deleted
             return None
         raise
-
-
-def _lines(log: str) -> Iterator[str]:
-    """The lines of ``log`` without building a list of them (a log may be large)."""
-    start = 0
-    size = len(log)
-    while start < size:
-        end = log.find("\n", start)
-        if end < 0:
-            end = size
-        yield log[start:end].rstrip("\r")
-        start = end + 1
+    reader.finish()
+    return reader
 
 
 def _plain(line: str) -> str:
@@ -241,23 +306,3 @@ def _shown(line: str, clean: Untrusted) -> str:
     """A line fit to show: hidden characters removed, secrets redacted, at most ``MAX_LINE`` characters."""
     shown = redact_text(clean(line[:_REDACT_SPAN]) or "")
     return shown if len(shown) <= MAX_LINE else shown[: MAX_LINE - 1] + "…"
-
-
-def read_log(log: str, tail_lines: int, clean: Untrusted) -> tuple[list[str], str, int]:
-    """The ``##[error]`` lines of ``log`` (first :data:`MAX_ERRORS`), its last ``tail_lines`` lines as one text,
-    and its number of lines."""
-    errors: list[str] = []
-    tail: deque[str] = deque(maxlen=tail_lines)
-    total = 0
-    in_key = False
-    for raw in _lines(log):
-        total += 1
-        line = _plain(raw)
-        if in_key or _PEM_BEGIN.search(line):
-            # A private key block spans lines; a line-by-line redaction would show its body.
-            in_key = not _PEM_END.search(line)
-            line = REDACTED
-        if _ERROR in line and len(errors) < MAX_ERRORS:
-            errors.append(_shown(line.split(_ERROR, 1)[1].strip(), clean))
-        tail.append(line)
-    return errors, "\n".join(_shown(line, clean) for line in tail), total

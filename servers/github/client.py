@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -197,6 +197,42 @@ class GitHubClient(Dependency):
         """One REST call answered with plain text (a job's log: GitHub redirects to the download, followed)."""
         return (await self._send(method, path, params=params)).text
 
+    async def request_chunks(
+        self,
+        method: str,
+        path: str,
+        consume: Callable[[str], object],
+        *,
+        max_bytes: int,
+        params: Mapping[str, Any] | None = None,
+    ) -> bool:
+        """One REST call answered with text, read as it arrives: ``consume`` gets it piece by piece (decoded, at
+        most 64 KiB each), so a large answer (a job's log, followed through GitHub's redirect) is never held
+        whole. Reading stops after ``max_bytes`` bytes: True says the answer was read to its end, False that it
+        was cut there. Failures are translated as :meth:`request` translates them, its deadline covers the
+        whole exchange (the body included), and the body is read holding a place under the concurrency cap."""
+        from shared.http_client import outcome_of, transport_failure
+
+        github = self.github
+        limit = self.settings.timeout_seconds
+        shown = "/" + path.lstrip("/")
+        try:
+            # Within `github`, githubkit keeps the exchange's HTTP client open until the body has been read.
+            async with asyncio.timeout(limit), github:
+                response = await self._send(method, path, params=params, stream=True)
+                try:
+                    # githubkit's throttler let go when the headers came; the body counts as in flight too
+                    async with github.config.throttler.async_acquire(response.request):
+                        return await _read_text(response, consume, max_bytes)
+                finally:
+                    await response.aclose()
+        except TimeoutError:
+            raise DependencyUnavailable(
+                f"GitHub did not answer {method} {shown} within {limit:g} s. {outcome_of(method)} Retry later."
+            ) from None
+        except _httpx().TransportError as error:  # the connection failed while the body was read
+            raise transport_failure(error, service=_SERVICE) from None
+
     async def _send(
         self,
         method: str,
@@ -206,6 +242,7 @@ class GitHubClient(Dependency):
         json: Any = None,
         accept: str | None = None,
         as_app: bool = False,
+        stream: bool = False,
     ) -> httpx.Response:
         from githubkit.exception import (
             AuthCredentialError,
@@ -226,7 +263,9 @@ class GitHubClient(Dependency):
         try:
             # one deadline for the whole exchange (httpx's timeouts are per phase: a slow trickle passes them)
             async with asyncio.timeout(limit):
-                response = await github.arequest(method, path, params=query or None, json=json, headers=headers)
+                response = await github.arequest(
+                    method, path, params=query or None, json=json, headers=headers, stream=stream
+                )
         except TimeoutError:
             raise DependencyUnavailable(
                 f"GitHub did not answer {method} {shown} within {limit:g} s. {outcome_of(method)} Retry later."
@@ -314,6 +353,26 @@ def _httpx() -> Any:
     import httpx
 
     return httpx
+
+
+_CHUNK = 64 * 1024  # bytes handed to a consumer at a time
+
+
+async def _read_text(response: httpx.Response, consume: Callable[[str], object], max_bytes: int) -> bool:
+    """Feed ``response``'s body to ``consume`` as text, at most ``max_bytes`` bytes; False when it was cut."""
+    import codecs
+
+    decoder = codecs.getincrementaldecoder(response.encoding or "utf-8")(errors="replace")
+    read = 0
+    async for chunk in response.aiter_bytes(_CHUNK):
+        room = max_bytes - read
+        if len(chunk) > room:
+            consume(decoder.decode(chunk[:room]))
+            return False
+        read += len(chunk)
+        consume(decoder.decode(chunk))
+    consume(decoder.decode(b"", final=True))
+    return True
 
 
 def _failure(response: httpx.Response, kind: str | None) -> Exception:

@@ -17,9 +17,8 @@ from servers.github.actions import (
     WorkflowRunDetail,
     WorkflowRuns,
     failed_step,
-    fetch_log_text,
     job_of,
-    read_log,
+    read_job_log,
     run_of,
     workflow_segment,
 )
@@ -120,25 +119,26 @@ async def get_job_log(
     """Why a job failed: the step that failed, the log's ##[error] lines and its last lines (secrets
     redacted). Take job ids from get_workflow_run."""
     where = repo_path(owner, repo, "actions")
+    clean = Untrusted()
     job, log = await _both(
-        deps.github.request("GET", f"{where}/jobs/{job_id}"), fetch_log_text(deps.github, f"{where}/jobs/{job_id}/logs")
+        deps.github.request("GET", f"{where}/jobs/{job_id}"),
+        read_job_log(deps.github, f"{where}/jobs/{job_id}/logs", tail_lines, clean),
     )
     if log is None:
         raise NotFound(
             f"GitHub has no log for job {job_id}: it has not finished, or its log expired or was deleted. "
             "Check its status with get_workflow_run."
         )
-    clean = Untrusted()
-    errors, tail, total = read_log(log, tail_lines, clean)
     return JobLog(
         job_id=job_id,
         name=clean(text(job.data, "name")),
         conclusion=text(job.data, "conclusion"),
         failed_step=failed_step(job.data, clean),
-        errors=errors,
-        total_lines=total,
-        tail=tail,
+        errors=log.errors,
+        total_lines=log.total,
+        tail=log.tail,
         sanitised=clean.removed,
+        note=log.note(text(job.data, "html_url")),
     )
 
 

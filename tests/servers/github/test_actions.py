@@ -3,15 +3,24 @@ failure (and redacted), re-runs, cancels and dispatches."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import tracemalloc
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import anyio
+import httpx
 import pytest
 from mcp import Client
 from mcp.types import CallToolResult, TextContent
 
+from servers.github import actions as actions_module
+from servers.github.actions import read_job_log
+from servers.github.client import GitHubClient
+from servers.github.models import Untrusted
 from servers.github.server import SERVER
 from servers.github.settings import GitHubSettings
+from shared.errors import DependencyUnavailable
 from tests.github_fake.actions import add_job, add_run, add_workflow
 from tests.github_fake.state import FakeGitHub, FakeRepo
 from tests.servers.github.conftest import fake_deps
@@ -47,7 +56,7 @@ async def _error(client: Client, tool: str, arguments: dict[str, Any]) -> str:
 
 def _log(*lines: str) -> str:
     """A job log as GitHub writes it: a timestamp before every line."""
-    return "".join(f"2026-11-30T11:58:{n:02d}.1234567Z {line}\n" for n, line in enumerate(lines))
+    return "".join(f"2026-11-30T11:58:{n % 60:02d}.1234567Z {line}\n" for n, line in enumerate(lines))
 
 
 @pytest.fixture
@@ -246,6 +255,161 @@ async def test_a_log_github_fails_to_hand_over_is_an_error_saying_what_to_do(
 
     assert expected in message
     assert "retry" in message.lower()
+
+
+def _big_log(megabytes: int) -> tuple[str, int]:
+    """A job log of about ``megabytes`` MB as GitHub writes it (grouped steps, a timestamp before every line, non-ASCII
+    text that a chunk boundary may split), failing at its end; and its number of lines."""
+    lines = ["##[group]Run actions/checkout@v4", "##[endgroup]", "##[group]Run pytest -q"]
+    lines += [f"tests/test_{n}.py::test_case PASSED ✓ {'·' * 40}" for n in range(megabytes * 10_000)]
+    lines += ["FAILED tests/test_cart.py::test_total", "##[error]Process completed with exit code 1.", "##[endgroup]"]
+    return _log(*lines), len(lines)
+
+
+async def test_a_log_of_many_megabytes_still_answers_its_last_lines_its_errors_and_the_failed_step(
+    github: Client, shop: FakeRepo, failed_run: dict[str, int]
+) -> None:
+    log, lines = _big_log(24)
+    assert len(log.encode()) > 24 * 2**20
+    steps = [("Set up job", "success"), ("Checkout", "success"), ("Run tests", "failure")]
+    job = add_job(shop, failed_run["run"], "tests (big)", steps, log=log)
+
+    answer = await _ok(github, "get_job_log", {"job_id": job, "tail_lines": 3})
+
+    assert answer["failed_step"] == "3 Run tests"
+    assert answer["errors"] == ["Process completed with exit code 1."]
+    assert answer["total_lines"] == lines
+    assert answer["tail"] == (
+        "FAILED tests/test_cart.py::test_total\n##[error]Process completed with exit code 1.\n##[endgroup]"
+    )
+    assert answer["note"] is None
+    middle = await _ok(github, "get_job_log", {"job_id": job, "tail_lines": 5})
+    assert f"tests/test_{lines - 7}.py::test_case PASSED ✓ {'·' * 40}" in middle["tail"].split("\n")
+
+
+async def test_a_log_past_the_read_limit_is_read_up_to_it_and_the_answer_says_so(
+    github: Client, shop: FakeRepo, failed_run: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(actions_module, "MAX_LOG_BYTES", 2**20)
+    log = _log("##[error]early failure", *(f"line {n} {'x' * 100}" for n in range(30_000)), "##[error]late failure")
+    job = add_job(shop, failed_run["run"], "huge", [("Run", "failure")], log=log)
+
+    answer = await _ok(github, "get_job_log", {"job_id": job, "tail_lines": 2})
+
+    assert answer["errors"] == ["early failure"]  # the late one is past the limit
+    assert 0 < answer["total_lines"] < 30_002
+    assert answer["tail"].split("\n")[0].startswith("line ")
+    page = f"https://github.test/octo/shop/actions/runs/{failed_run['run']}/job/{job}"
+    assert answer["note"] == (
+        "The log is larger than 1 MB; only its first 1 MB were read, so tail is not the log's end and errors and "
+        f"total_lines cover that part only. The whole log is on the job's page ({page})."
+    )
+
+
+class _Download:
+    """A log download as a stream, made as it is read: ``lines`` lines of about 120 bytes (``None``: endless),
+    optionally slow or dropped part way; ``sent`` counts the bytes handed over."""
+
+    def __init__(self, lines: int | None, *, pause: float = 0.0, drop_after: int | None = None) -> None:
+        self.lines, self.pause, self.drop_after = lines, pause, drop_after
+        self.sent = 0
+
+    async def _body(self) -> AsyncIterator[bytes]:
+        block = 500  # lines a network read brings
+        n = 0
+        while self.lines is None or n < self.lines:
+            count = block if self.lines is None else min(block, self.lines - n)
+            chunk = _log(*(f"step output {n + i} {'x' * 80}" for i in range(count))).encode()
+            if self.drop_after is not None and self.sent >= self.drop_after:
+                raise httpx.ReadError("connection reset by peer")
+            if self.pause:
+                await asyncio.sleep(self.pause)
+            self.sent += len(chunk)
+            n += count
+            yield chunk
+        yield _log("##[error]the end").encode()
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=self._body(), headers={"content-type": "text/plain; charset=utf-8"})
+
+
+async def _read(settings: GitHubSettings, download: _Download, tail_lines: int = 2) -> actions_module.LogReader:
+    client = GitHubClient(settings, transport=httpx.MockTransport(download))
+    log = await read_job_log(client, "repos/octo/shop/actions/jobs/1/logs", tail_lines, Untrusted())
+    assert log is not None
+    return log
+
+
+async def test_a_log_is_read_as_it_arrives_keeping_memory_bounded_and_stops_at_the_read_limit(
+    github_settings: Callable[..., GitHubSettings], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = github_settings()
+    await _read(settings, _Download(10))  # what a first read imports is not the log's memory
+    whole = _Download(100_000)  # 12 MB
+    tracemalloc.start()
+    try:
+        log = await _read(settings, whole, tail_lines=2000)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert whole.sent > 12_000_000
+    assert peak < 4_000_000  # the last 2000 lines and the chunks in flight, not the log
+    assert (log.complete, log.total, log.errors) == (True, 100_001, ["the end"])
+    assert log.tail.split("\n")[-2] == f"step output 99999 {'x' * 80}"
+
+    monkeypatch.setattr(actions_module, "MAX_LOG_BYTES", 8 * 2**20)
+    endless = _Download(None)
+    cut = await _read(settings, endless)
+    assert cut.complete is False
+    assert 8 * 2**20 <= endless.sent < 9 * 2**20  # nothing read past the limit but the chunk in flight
+    assert cut.note(None) is not None
+
+
+async def test_a_log_that_trickles_in_past_the_deadline_or_breaks_off_is_an_error_saying_what_to_do(
+    github_settings: Callable[..., GitHubSettings],
+) -> None:
+    slow = github_settings(timeout_seconds=0.3)
+    with anyio.fail_after(3), pytest.raises(DependencyUnavailable) as late:
+        await _read(slow, _Download(5000, pause=0.1))  # each piece in time, the whole too late
+    assert str(late.value) == (
+        "GitHub did not answer GET /repos/octo/shop/actions/jobs/1/logs within 0.3 s. Nothing was changed by this "
+        "call. Retry later."
+    )
+
+    with pytest.raises(DependencyUnavailable) as dropped:
+        await _read(github_settings(), _Download(5000, drop_after=100_000))
+    assert "The connection to GitHub failed during GET" in str(dropped.value)
+    assert "ReadError" in str(dropped.value)
+    assert "Retry later" in str(dropped.value)
+
+
+async def test_a_log_is_read_the_same_whatever_pieces_it_arrives_in() -> None:
+    lines = ["plain", "crlf\r", "", "##[error]boom", "x" * 100_000, "last without a break"]
+    log = "\n".join(lines)
+    answers = []
+    for size in (1, 7, 4096, len(log)):
+        reader = actions_module.LogReader(10, Untrusted())
+        for start in range(0, len(log), size):
+            reader.feed(log[start : start + size])
+        reader.finish()
+        answers.append((reader.total, reader.errors, reader.tail))
+    assert answers[0] == answers[1] == answers[2] == answers[3]
+    total, errors, tail = answers[0]
+    assert (total, errors) == (6, ["boom"])
+    shown = tail.split("\n")
+    assert shown[:4] == ["plain", "crlf", "", "##[error]boom"]
+    assert len(shown[4]) == 1000  # a very long line is cut (and never held whole while it arrives)
+    assert shown[5] == "last without a break"
+
+
+async def test_a_job_log_is_read_with_a_single_request_allowed_at_a_time(
+    github_state: FakeGitHub, github_settings: Callable[..., GitHubSettings], failed_run: dict[str, int]
+) -> None:
+    settings = github_settings(max_concurrency=1)
+    async with Client(SERVER.build(settings, deps=fake_deps(settings, github_state))) as client:
+        with anyio.fail_after(5):  # the log's body waits for its turn; nothing deadlocks
+            log = await _ok(client, "get_job_log", {"job_id": failed_run["tests"]})
+    assert log["errors"] == ["Process completed with exit code 1."]
 
 
 # -- writes ----------------------------------------------------------------------------------------------------
