@@ -27,6 +27,7 @@ contract tests.
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import inspect
 import re
@@ -53,6 +54,7 @@ if TYPE_CHECKING:
     from shared.settings import ServerSettings
 
 __all__ = [
+    "Blob",
     "Completer",
     "KitTool",
     "PromptSpec",
@@ -132,6 +134,15 @@ class PromptSpec(_Declared):
 
 
 @dataclass(frozen=True)
+class Blob:
+    """What a resource answers when it is bytes (a base64 blob on the wire) of a type known only once read (a
+    repository's image or PDF): the bytes and their mime type, which replaces the resource's declared one."""
+
+    data: bytes
+    mime_type: str
+
+
+@dataclass(frozen=True)
 class ResourceSpec(_Declared):
     """One declared resource: a fixed URI, or a URI template whose variables are the function's parameters."""
 
@@ -191,7 +202,8 @@ class Toolset:
         mime_type: str = "application/json",
         complete: Mapping[str, Completer] | None = None,
     ) -> Callable[[F], F]:
-        """Declare a resource at ``uri`` (a template when it has ``{variables}``, which name the parameters)."""
+        """Declare a resource at ``uri`` (a template when it has ``{variables}``, which name the parameters). Its
+        function answers a model (compact JSON), text, or a :class:`Blob` (bytes with their own mime type)."""
 
         def decorator(fn: F) -> F:
             _check_function(fn, "resource")
@@ -498,6 +510,8 @@ def register_prompts_and_resources(server: MCPServer[Any], selection: Selection,
         server.resource(
             spec.uri, name=spec.name, title=spec.title, description=spec.description, mime_type=spec.mime_type
         )(_resource_reader(spec, deps))
+    if selection.resources:
+        server.middleware.append(_blob_types)
     if selection.prompts or any(spec.is_template for spec in selection.resources):
         server.completion()(_completions(selection, deps))
 
@@ -552,9 +566,35 @@ def _resource_reader(spec: ResourceSpec, deps: object) -> ToolFn:
             raise ResourceError(str(error)) from None
         if isinstance(result, BaseModel):
             return compact_json(result.model_dump(mode="json"))
+        if isinstance(result, Blob):
+            read_types = _read_blob_types.get()
+            if read_types is not None:
+                read_types.append(result.mime_type)
+            return result.data
         return result
 
     return _shows_signature(read, inspect.signature(bound))
+
+
+_read_blob_types: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("afu9_blob_types", default=None)
+
+
+async def _blob_types(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+    """Middleware: a resource read answered with a :class:`Blob` says the blob's own mime type (the SDK gives
+    what a resource template answers the template's declared type)."""
+    if ctx.method != "resources/read":
+        return await call_next(ctx)
+    read_types: list[str] = []
+    token = _read_blob_types.set(read_types)
+    try:
+        result = await call_next(ctx)
+    finally:
+        _read_blob_types.reset(token)
+    if read_types and isinstance(result, dict):  # the SDK's handler answers the wire form
+        for content in cast("list[Any]", result.get("contents") or []):
+            if isinstance(content, dict) and "blob" in content:
+                cast("dict[str, Any]", content)["mimeType"] = read_types[-1]
+    return result
 
 
 def _completions(selection: Selection, deps: object) -> Callable[..., Awaitable[Any]]:

@@ -1,15 +1,18 @@
-"""Tool declaration and registration: the rules of a declaration, honest annotations, and the serving policy."""
+"""Tool declaration and registration: the rules of a declaration, honest annotations, the serving policy, and
+resources answering bytes."""
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import pytest
 from mcp import Client
 from mcp.server.mcpserver import MCPServer
+from mcp.types import BlobResourceContents, TextResourceContents
 
 from shared.errors import ConfigError
-from shared.toolset import ToolPolicy, Toolset, build_tools, select
+from shared.toolset import Blob, ToolPolicy, Toolset, build_tools, register_prompts_and_resources, select
 
 
 def _demo_toolsets(store: list[str]) -> list[Toolset]:
@@ -290,3 +293,34 @@ def test_an_opt_in_tool_says_how_to_turn_its_toolset_on() -> None:
     assert unserved_reason("get_extra", toolsets, policy, served).startswith(
         "get_extra is not served here: its toolset extra is opt-in: add it to AFU9_DEMO_TOOLSETS (e.g. default,extra)."
     )
+
+
+# Resources
+
+
+async def test_a_resource_answering_a_blob_is_read_as_base64_with_the_blob_s_own_mime_type() -> None:
+    files = Toolset("files", "Files")
+
+    @files.resource("file://{name}", title="A file", mime_type="text/plain")
+    async def read_file(name: str) -> str | Blob:
+        """A file: text, or bytes typed by its name."""
+        return Blob(b"\x89PNG\x00", "image/png") if name.endswith(".png") else f"text of {name}"
+
+    @files.resource("blob://fixed", title="A fixed blob", mime_type="application/octet-stream")
+    async def read_fixed() -> Blob:
+        """Fixed bytes."""
+        return Blob(b"\x00\x01", "application/x-demo")
+
+    server = MCPServer("demo")
+    register_prompts_and_resources(server, select([files], _policy()), None)
+    async with Client(server) as client:
+        image = (await client.read_resource("file://logo.png")).contents[0]
+        text = (await client.read_resource("file://notes.md")).contents[0]
+        fixed = (await client.read_resource("blob://fixed")).contents[0]
+
+    assert isinstance(image, BlobResourceContents)
+    assert (base64.b64decode(image.blob), image.mime_type) == (b"\x89PNG\x00", "image/png")
+    assert isinstance(text, TextResourceContents)
+    assert (text.text, text.mime_type) == ("text of notes.md", "text/plain")  # the declared type
+    assert isinstance(fixed, BlobResourceContents)
+    assert (base64.b64decode(fixed.blob), fixed.mime_type) == (b"\x00\x01", "application/x-demo")

@@ -4,6 +4,8 @@ repository files as resources (at the default branch, a branch, a commit or a ta
 from __future__ import annotations
 
 import base64
+import functools
+import mimetypes
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Annotated, Any
@@ -47,7 +49,7 @@ from servers.github.repos import (
 )
 from servers.github.repos import push_files as push
 from shared.errors import CallError, Conflict, InvalidRequest, NotFound
-from shared.toolset import Toolset
+from shared.toolset import Blob, Toolset
 
 __all__ = ["repos"]
 
@@ -65,7 +67,8 @@ Message = Annotated[str, Field(min_length=1, description="Commit message.")]
 FilePath = Annotated[str, Field(description="File path.")]
 Sha = Annotated[str | None, Field(description="Sha of the blob replaced (to update).")]
 
-RESOURCE_LIMIT = 1_000_000  # characters a resource serves; larger files are read in ranges with get_file_contents
+RESOURCE_LIMIT = 1_000_000  # characters of a text, bytes of a binary file, a resource serves
+_COMPRESSED = {"gzip": "application/gzip", "bzip2": "application/x-bzip2", "xz": "application/x-xz"}
 
 
 def _page(cursor: str | None, limit: int) -> dict[str, int]:
@@ -563,22 +566,41 @@ async def _names(deps: GitHubDeps, owner: str, repo: str, kind: str) -> list[str
     return [text(item, "name") for item in as_list(found.data)]
 
 
-async def _file_text(deps: GitHubDeps, owner: str, repo: str, path: str, ref: str | None) -> str:
-    """A file's text (hidden characters and HTML comments removed) or a directory's listing, for a resource."""
+async def _file(deps: GitHubDeps, owner: str, repo: str, path: str, ref: str | None) -> str | Blob:
+    """A file for a resource: its text (hidden characters and HTML comments removed), a binary file's bytes (a
+    NUL byte or not UTF-8, as GitHub tells them) with the mime type of its extension, or a directory's listing."""
     content = await read_content(deps.github, owner, repo, path, ref)
     if content.entries is not None:
         return "\n".join(f"{entry.path}/" if entry.type == "dir" else entry.path for entry in content.entries)
     whole = as_text(content.data)
     if whole is None:
-        raise InvalidRequest(
-            f"{content.path} is a binary file ({content.size} bytes); these resources serve text only."
-        )
+        data = content.data or b""
+        if len(data) > RESOURCE_LIMIT:
+            raise InvalidRequest(
+                f"{content.path} is a binary file of {len(data)} bytes, more than a resource serves "
+                f"({RESOURCE_LIMIT} bytes); get_file_contents tells its size and sha."
+            )
+        return Blob(data, _mime_type(content.path))
     if len(whole) > RESOURCE_LIMIT:
         raise InvalidRequest(
             f"{content.path} has {len(whole)} characters, more than a resource serves ({RESOURCE_LIMIT}); read it "
             "in ranges with get_file_contents (offset, length)."
         )
     return Untrusted()(whole) or ""
+
+
+def _mime_type(path: str) -> str:
+    """The mime type of a file by its extension (``application/octet-stream`` when it says none)."""
+    guessed, compression = _mime_types().guess_type(path.rsplit("/", 1)[-1], strict=False)
+    if compression:
+        return _COMPRESSED.get(compression, "application/octet-stream")
+    return guessed or "application/octet-stream"
+
+
+@functools.cache
+def _mime_types() -> mimetypes.MimeTypes:
+    """Python's own table of types (not the host's /etc/mime.types): the same answer on every machine."""
+    return mimetypes.MimeTypes()
 
 
 _FILE_COMPLETIONS = {"owner": complete_owner, "repo": complete_repo}
@@ -590,10 +612,10 @@ _FILE_COMPLETIONS = {"owner": complete_owner, "repo": complete_repo}
     mime_type="text/plain",
     complete=_FILE_COMPLETIONS,
 )
-async def read_repository_file(deps: GitHubDeps, owner: str, repo: str, path: str) -> str:
-    """A file's text at the default branch (a directory: its paths, one a line); hidden characters and
-    HTML comments removed."""
-    return await _file_text(deps, owner, repo, path, None)
+async def read_repository_file(deps: GitHubDeps, owner: str, repo: str, path: str) -> str | Blob:
+    """A file at the default branch: its text (hidden characters and HTML comments removed), a binary file
+    as a blob (up to 1 MB), a directory's paths one a line."""
+    return await _file(deps, owner, repo, path, None)
 
 
 @repos.resource(
@@ -602,10 +624,10 @@ async def read_repository_file(deps: GitHubDeps, owner: str, repo: str, path: st
     mime_type="text/plain",
     complete={**_FILE_COMPLETIONS, "branch": complete_branch},
 )
-async def read_file_at_branch(deps: GitHubDeps, owner: str, repo: str, branch: str, path: str) -> str:
-    """A file's text at a branch's head (a directory: its paths, one a line); hidden characters and HTML
-    comments removed."""
-    return await _file_text(deps, owner, repo, path, branch)
+async def read_file_at_branch(deps: GitHubDeps, owner: str, repo: str, branch: str, path: str) -> str | Blob:
+    """A file at a branch's head: its text (hidden characters and HTML comments removed), a binary file as a
+    blob (up to 1 MB), a directory's paths one a line."""
+    return await _file(deps, owner, repo, path, branch)
 
 
 @repos.resource(
@@ -614,10 +636,10 @@ async def read_file_at_branch(deps: GitHubDeps, owner: str, repo: str, branch: s
     mime_type="text/plain",
     complete=_FILE_COMPLETIONS,
 )
-async def read_file_at_commit(deps: GitHubDeps, owner: str, repo: str, sha: str, path: str) -> str:
-    """A file's text at a commit (a directory: its paths, one a line); hidden characters and HTML comments
-    removed."""
-    return await _file_text(deps, owner, repo, path, sha)
+async def read_file_at_commit(deps: GitHubDeps, owner: str, repo: str, sha: str, path: str) -> str | Blob:
+    """A file at a commit: its text (hidden characters and HTML comments removed), a binary file as a blob
+    (up to 1 MB), a directory's paths one a line."""
+    return await _file(deps, owner, repo, path, sha)
 
 
 @repos.resource(
@@ -626,7 +648,7 @@ async def read_file_at_commit(deps: GitHubDeps, owner: str, repo: str, sha: str,
     mime_type="text/plain",
     complete={**_FILE_COMPLETIONS, "tag": complete_tag},
 )
-async def read_file_at_tag(deps: GitHubDeps, owner: str, repo: str, tag: str, path: str) -> str:
-    """A file's text at a tag (a directory: its paths, one a line); hidden characters and HTML comments
-    removed."""
-    return await _file_text(deps, owner, repo, path, f"refs/tags/{tag}")
+async def read_file_at_tag(deps: GitHubDeps, owner: str, repo: str, tag: str, path: str) -> str | Blob:
+    """A file at a tag: its text (hidden characters and HTML comments removed), a binary file as a blob (up
+    to 1 MB), a directory's paths one a line."""
+    return await _file(deps, owner, repo, path, f"refs/tags/{tag}")

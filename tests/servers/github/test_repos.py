@@ -4,6 +4,7 @@ releases, sanitised text, and repository files as resources with completions."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from typing import Any
 
@@ -11,11 +12,12 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from mcp import Client, MCPError
-from mcp.types import ResourceTemplateReference, TextContent, TextResourceContents
+from mcp.types import BlobResourceContents, ResourceTemplateReference, TextContent, TextResourceContents
 
 from servers.github.repos import PATCH_LIMIT
 from servers.github.server import SERVER
 from servers.github.settings import GitHubSettings
+from servers.github.tools.repos import RESOURCE_LIMIT
 from tests.github_fake.git import add_tag, commit_files, files_at, head
 from tests.github_fake.repos import release
 from tests.github_fake.state import FakeGitHub, FakeRepo
@@ -677,20 +679,59 @@ async def test_the_resource_templates_are_listed(github: Client) -> None:
     }
 
 
-async def test_a_missing_or_binary_file_resource_is_an_error_with_a_sentence(
-    github: Client, github_state: FakeGitHub
-) -> None:
-    commit_files(_shop(github_state), "main", {"logo.png": b"\x89PNG\x00\x01"}, "logo")
-
+async def test_a_missing_file_resource_is_an_error_with_a_sentence(github: Client) -> None:
     with pytest.raises(MCPError) as missing:
         await github.read_resource("repo://octo/shop/contents/nope.md")
-    with pytest.raises(MCPError) as binary:
-        await github.read_resource("repo://octo/shop/contents/logo.png")
     with pytest.raises(MCPError):
         await github.read_resource("repo://octo/shop/contents/docs/../../../etc/passwd")
 
     assert "found nothing at GET /repos/octo/shop/contents/nope.md" in missing.value.message
-    assert "logo.png is a binary file (6 bytes); these resources serve text only" in binary.value.message
+
+
+async def _blob(client: Client, uri: str) -> tuple[bytes, str | None]:
+    read = await client.read_resource(uri, cache_mode="bypass")
+    content = read.contents[0]
+    assert isinstance(content, BlobResourceContents), content
+    return base64.b64decode(content.blob), content.mime_type
+
+
+async def test_a_binary_file_resource_is_a_blob_typed_by_its_extension_and_text_stays_cleaned_text(
+    github: Client, github_state: FakeGitHub
+) -> None:
+    repo = _shop(github_state)
+    big = bytes(range(256)) * (RESOURCE_LIMIT // 256)  # about the most a resource serves
+    files = {
+        "assets/logo.png": (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)), "image/png"),
+        "data/legacy.csv": ("name;città\n".encode("latin-1"), "text/csv"),  # no NUL but not UTF-8: binary
+        "bin/tool": (b"\x7fELF\x02\x01\x01\x00", "application/octet-stream"),
+        "dist/app.tar.gz": (b"\x1f\x8b\x08\x00", "application/gzip"),
+        "assets/big.bin": (big, "application/octet-stream"),
+    }
+    commit_files(repo, "main", {path: data for path, (data, _) in files.items()}, "binaries")
+    add_tag(repo, "v2.0")
+    commit_files(repo, "main", {"docs/guide.md": f"Guide {HIDDEN}\n"}, "guide")
+
+    for path, expected in files.items():
+        assert await _blob(github, f"repo://octo/shop/contents/{path}") == expected, path
+    logo = files["assets/logo.png"]
+    assert await _blob(github, "repo://octo/shop/refs/tags/v2.0/contents/assets/logo.png") == logo
+    assert await _blob(github, "repo://octo/shop/refs/heads/main/contents/assets/logo.png") == logo
+    guide = await _resource(github, "repo://octo/shop/contents/docs/guide.md")
+    assert (guide.text, guide.mime_type) == ("Guide Ships fast\n", "text/plain")
+
+
+async def test_a_binary_file_resource_past_the_limit_is_an_error_with_a_sentence(
+    github: Client, github_state: FakeGitHub
+) -> None:
+    commit_files(_shop(github_state), "main", {"video.mp4": b"\x00" * (RESOURCE_LIMIT + 1)}, "video")
+
+    with pytest.raises(MCPError) as refused:
+        await github.read_resource("repo://octo/shop/contents/video.mp4")
+
+    assert refused.value.message == (
+        f"video.mp4 is a binary file of {RESOURCE_LIMIT + 1} bytes, more than a resource serves ({RESOURCE_LIMIT} "
+        "bytes); get_file_contents tells its size and sha."
+    )
 
 
 async def test_owner_repo_and_branch_of_a_file_resource_complete_from_the_credentials_repositories(
