@@ -47,7 +47,7 @@ async def poll_webhook_events(
     repositories: Annotated[list[str] | None, Field(max_length=50, description="owner/name; default all.")] = None,
     events: Annotated[list[str] | None, Field(max_length=50, description="e.g. pull_request, push.")] = None,
     cursor: Annotated[str | None, Field(description="From next_cursor; none: the latest.")] = None,
-    limit: Annotated[int, Field(ge=1, le=200)] = 50,
+    limit: Annotated[int, Field(ge=1, le=200, description="Events at most.")] = 50,
 ) -> EventFeed:
     """What happened on GitHub since the last look: one line per event received (PR merged, check failed...),
     oldest first. Keep next_cursor and call again later; get_webhook_delivery shows one in full."""
@@ -71,12 +71,14 @@ async def poll_webhook_events(
 @webhooks.read(title="List webhook deliveries")
 async def list_webhook_deliveries(
     deps: GitHubDeps,
-    status: Literal["pending", "done", "dead", "invalid"] | None = None,
-    event: Annotated[str | None, Field(max_length=64)] = None,
+    status: Annotated[
+        Literal["pending", "done", "dead", "invalid"] | None, Field(description="dead: dead letters.")
+    ] = None,
+    event: Annotated[str | None, Field(max_length=64, description="e.g. push.")] = None,
     repository: Annotated[str | None, Field(max_length=255, description="owner/name.")] = None,
     since: Since = None,
     until: Until = None,
-    limit: Annotated[int, Field(ge=1, le=100)] = 30,
+    limit: Annotated[int, Field(ge=1, le=100, description="Per page.")] = 30,
     cursor: Annotated[str | None, Field(description="From next_cursor.")] = None,
 ) -> DeliveryList:
     """Stored webhook deliveries, newest first, with processing status (dead = dead letter, with its last error).
@@ -135,7 +137,7 @@ async def replay_webhook_deliveries(
     dead_letters: Annotated[bool, Field(description="Every dead letter (with since/until: those).")] = False,
     since: Since = None,
     until: Until = None,
-    limit: Annotated[int, Field(ge=1, le=10_000)] = 1_000,
+    limit: Annotated[int, Field(ge=1, le=10_000, description="Deliveries at most.")] = 1_000,
     idempotency_key: Key = None,
 ) -> Replay:
     """Process stored deliveries again: one by id, the dead letters, or all received in a time range. Targets
@@ -155,12 +157,7 @@ async def replay_webhook_deliveries(
         if delivery_id is not None and not replayed and not skipped:
             raise NotFound(f"No webhook delivery {delivery_id!r} is stored; list_webhook_deliveries shows what is.")
         deps.webhooks.wake()
-        return Replay(
-            replayed=replayed[:_SHOWN_IDS],
-            skipped=skipped[:_SHOWN_IDS],
-            replayed_ids_shown=min(len(replayed), _SHOWN_IDS),
-            replayed_count=len(replayed),
-        )
+        return Replay(requeued=replayed[:_SHOWN_IDS], requeued_count=len(replayed), skipped=skipped[:_SHOWN_IDS])
 
     request = {"delivery_id": delivery_id, "dead": dead_letters, "since": since, "until": until, "limit": limit}
     return await deps.idempotency.once(

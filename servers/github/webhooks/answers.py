@@ -33,67 +33,67 @@ _DEPTH = 12
 
 
 class DeliveryItem(BaseModel):
-    delivery_id: str
-    event: str
-    action: str | None
-    repository: str | None
-    summary: str
+    delivery_id: str = Field(description="X-GitHub-Delivery id.")
+    event: str = Field(description="X-GitHub-Event, e.g. pull_request.")
+    action: str | None = Field(description="The payload's action, e.g. opened.")
+    repository: str | None = Field(description="owner/name.")
+    summary: str = Field(description="What happened, in one line.")
     status: str = Field(description="pending, done, dead (dead letter) or invalid (not JSON).")
-    attempts: int
-    received_at: str
-    last_error: str | None = None
-    next_attempt_at: str | None = None
+    attempts: int = Field(description="Attempts at its targets so far.")
+    received_at: str = Field(description="ISO 8601, UTC.")
+    last_error: str | None = Field(default=None, description="Why the last attempt failed.")
+    next_attempt_at: str | None = Field(default=None, description="When a pending delivery is tried next.")
 
 
 class DeliveryList(BaseModel):
-    items: list[DeliveryItem]
-    next_cursor: str | None
+    items: list[DeliveryItem] = Field(description="Newest first.")
+    next_cursor: str | None = Field(description="Pass back for older ones; none: no more.")
 
 
 class DeliveryDetail(DeliveryItem):
-    sender: str | None
-    hook_id: int | None
-    installation_id: int | None
-    processed_at: str | None
+    sender: str | None = Field(description="Login of who caused the event.")
+    hook_id: int | None = Field(description="The GitHub hook that sent it.")
+    installation_id: int | None = Field(description="The GitHub App installation, if any.")
+    processed_at: str | None = Field(description="When it reached done, dead or invalid.")
     targets: list[dict[str, Any]] = Field(description="The last attempt: each matched rule and its outcome.")
     payload: Any = Field(description="The payload (or the selected part), cleaned and cut.")
-    payload_truncated: bool
+    payload_truncated: bool = Field(description="Parts of the payload were cut; select narrows it.")
     body: str | None = Field(description="What came, when it was not JSON.")
-    sanitised: bool
+    sanitised: bool = Field(description="Invisible characters or hidden HTML comments were removed.")
 
 
 class Event(BaseModel):
-    at: str
-    event: str
-    action: str | None
-    repository: str | None
-    summary: str
-    delivery_id: str
-    status: str
+    at: str = Field(description="Received, ISO 8601, UTC.")
+    event: str = Field(description="e.g. pull_request.")
+    action: str | None = Field(description="e.g. closed.")
+    repository: str | None = Field(description="owner/name.")
+    summary: str = Field(description="What happened, in one line.")
+    delivery_id: str = Field(description="For get_webhook_delivery.")
+    status: str = Field(description="Its processing: pending, done, dead or invalid.")
 
 
 class EventFeed(BaseModel):
-    events: list[Event]
+    events: list[Event] = Field(description="Oldest first.")
     next_cursor: str = Field(description="Pass back to get what arrives after these.")
     more: bool = Field(description="More events are waiting: call again now.")
 
 
 class Replay(BaseModel):
-    replayed: list[str]
-    skipped: list[str]
-    replayed_ids_shown: int
-    replayed_count: int
+    requeued: list[str] = Field(description="Delivery ids put back to pending (the first 50).")
+    requeued_count: int = Field(description="How many were put back.")
+    skipped: list[str] = Field(description="Ids left alone, each with why.")
+    replayed: bool = Field(default=False, description="This answer repeats a call with the same idempotency key.")
 
 
 class Redelivery(BaseModel):
-    hook: str
+    hook: str = Field(description="The hook whose deliveries were read.")
     scanned: int = Field(description="Delivery attempts read from GitHub's record.")
     failed: int = Field(description="Deliveries with no successful attempt since the time given.")
-    already_stored: int
+    already_stored: int = Field(description="Failed on GitHub's side, yet stored here: skipped.")
     redelivered: list[str] = Field(description="Delivery ids GitHub was asked to send again (would be, dry run).")
-    errors: list[str]
+    errors: list[str] = Field(description="Redelivery requests GitHub refused.")
     complete: bool = Field(description="False: GitHub's record was longer than the scan; narrow since.")
-    dry_run: bool
+    dry_run: bool = Field(description="Nothing was asked of GitHub.")
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -41,8 +41,9 @@ __all__ = ["TargetFailed", "TargetOutcome", "ToolCaller", "Webhooks", "context_o
 
 log = logging.getLogger(__name__)
 
-_IDLE_POLL = 30.0  # seconds between two looks at the table when nothing is due and nothing woke the loop
+_IDLE_POLL = 5.0  # seconds between two looks at the table when nothing is due and nothing woke the loop
 _PAUSE_AFTER_FAILURE = 5.0
+_STOP_GRACE = 5.0  # seconds the loop gets to finish its deliveries in hand when the server stops
 _ERROR_CHARS = 500
 SETTING = "GITHUB_WEBHOOK_SECRET"
 
@@ -75,7 +76,8 @@ class ToolCaller:
     ) -> None:
         self.addresses = dict(addresses)
         self.default_token = default_token
-        self.local = dict(local or {})
+        self.local = dict(local or {})  # in-process servers (tests): one call at a time, each runs its lifespan
+        self._local_lock = asyncio.Lock()
 
     def url(self, server: str) -> str:
         if server in self.addresses:
@@ -94,9 +96,13 @@ class ToolCaller:
         """Call ``tool`` on ``server``; its text answer (cut), or :class:`TargetFailed`."""
         from mcp import Client
 
+        shown = f"{server}.{tool}"
         if server in self.local:
-            async with Client(self.local[server]) as client:
-                return await _call(client, server, tool, arguments, idempotency_key)
+            try:
+                async with self._local_lock, Client(self.local[server]) as client:
+                    return await _call(client, server, tool, arguments, idempotency_key)
+            except Exception as error:  # noqa: BLE001 - every failure becomes one sentence for last_error
+                raise _failure(error, shown, "in-process") from None
         import httpx2
         from mcp.client.streamable_http import streamable_http_client
 
@@ -110,7 +116,7 @@ class ToolCaller:
             ):
                 return await _call(client, server, tool, arguments, idempotency_key)
         except Exception as error:  # noqa: BLE001 - every failure becomes one sentence for last_error
-            raise _failure(error, f"{server}.{tool}", url) from None
+            raise _failure(error, shown, url) from None
 
 
 def _failure(error: BaseException, shown: str, url: str) -> TargetFailed:
@@ -173,6 +179,7 @@ class Webhooks(Dependency):
         self.caller: ToolCaller | None = None
         self.lease = timedelta(seconds=settings.webhook_target_timeout_seconds * 2 + 30)
         self._wake = asyncio.Event()
+        self._stopping = False
         self._loop: asyncio.Task[None] | None = None
         # The event feed shows rows received this long ago or more: on PostgreSQL a row may commit after one
         # with a higher seq, and a cursor already past it would skip it. SQLite commits in seq order.
@@ -188,14 +195,21 @@ class Webhooks(Dependency):
     async def warm(self) -> None:
         """Start the processor loop (HTTP serving: where deliveries arrive)."""
         if self._loop is None:
+            self._stopping = False
             self._loop = asyncio.create_task(self._run(), name="webhook-processor")
 
     async def close(self) -> None:
-        if self._loop is not None:
-            self._loop.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._loop
-            self._loop = None
+        """Let the loop finish what it is doing (a short grace), then stop it; unfinished deliveries stay
+        claimed until their lease runs out, and are then processed again (by this process once restarted)."""
+        if self._loop is None:
+            return
+        self._stopping = True
+        self._wake.set()
+        await asyncio.wait({self._loop}, timeout=_STOP_GRACE)
+        self._loop.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._loop
+        self._loop = None
 
     def unconfigured(self) -> str | None:
         return None if self.settings.webhook_secret is not None else SETTING
@@ -218,15 +232,16 @@ class Webhooks(Dependency):
         self._wake.set()
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 if await self.process_due():
                     continue
                 due = await self.store.next_due()
             except Exception as error:  # noqa: BLE001 - the loop outlives a bad moment; the rows stay pending
                 log.warning("webhook processing paused: %s", redact_text(str(error))[:300])
-                await asyncio.sleep(_PAUSE_AFTER_FAILURE)
-                continue
+                due = datetime.now(UTC) + timedelta(seconds=_PAUSE_AFTER_FAILURE)
+            if self._stopping:
+                return
             wait = _IDLE_POLL
             if due is not None:
                 wait = min(wait, max(0.05, (due - datetime.now(UTC)).total_seconds()))
@@ -295,9 +310,7 @@ class Webhooks(Dependency):
         async def act() -> TargetOutcome:
             try:
                 async with asyncio.timeout(self.settings.webhook_target_timeout_seconds):
-                    answer = await caller.call(
-                        target.server or "", target.tool or "", target.arguments, idempotency_key=key
-                    )
+                    answer = await caller.call(server, tool, target.arguments, idempotency_key=key)
             except TimeoutError:
                 raise TargetFailed(
                     f"{shown} did not answer within {self.settings.webhook_target_timeout_seconds:g} s"

@@ -196,7 +196,8 @@ class DeliveryStore:
         async with self.database.connect() as connection:
             return list((await connection.execute(query)).mappings().all())
 
-    async def get(self, delivery_id: str) -> Any | None:
+    async def get(self, delivery_id: str) -> Any:
+        """The row of ``delivery_id`` (a mapping), or None."""
         import sqlalchemy as sa
 
         from servers.github.schema import webhook_deliveries as table

@@ -6,20 +6,22 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import anyio
 import httpx
 
+from servers.github.deps import GitHubDeps
 from servers.github.server import SERVER
 from servers.github.settings import GitHubSettings
+from servers.github.webhooks.processing import Webhooks
 from shared.server import Afu9Server
 from shared.transports import http_app
 from tests.github_fake.state import FakeGitHub
 from tests.github_fake.webhooks import signed
 from tests.servers.github.world import fake_deps, settings_overrides
 
-__all__ = ["SECRET", "make_settings", "post", "serving", "wait_for_status"]
+__all__ = ["SECRET", "make_settings", "post", "serving", "wait_for_status", "webhooks_of"]
 
 SECRET = "whsec-" + "s3cr3t" * 5
 
@@ -39,6 +41,11 @@ def make_settings(data_dir: Path, database_url: str | None = None, **overrides: 
     return GitHubSettings(**(values | overrides))
 
 
+def webhooks_of(server: Afu9Server) -> Webhooks:
+    """The webhooks part of a github server."""
+    return cast("GitHubDeps", server.deps).webhooks
+
+
 @contextlib.asynccontextmanager
 async def serving(
     settings: GitHubSettings, state: FakeGitHub, *, targets: Mapping[str, Any] | None = None
@@ -48,9 +55,9 @@ async def serving(
     server = SERVER.build(settings, deps=fake_deps(settings, state))
     app = http_app(server, settings, stateless=True)
     async with app.router.lifespan_context(app):
-        if targets:
-            assert server.deps.webhooks.caller is not None
-            server.deps.webhooks.caller.local.update(targets)
+        caller = webhooks_of(server).caller
+        if targets and caller is not None:
+            caller.local.update(targets)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:3001") as http:
             yield server, http
@@ -65,7 +72,7 @@ async def post(
 
 async def wait_for_status(server: Afu9Server, delivery: str, status: str, timeout: float = 15.0) -> Any:
     """The stored row of ``delivery`` once its status is ``status`` (fails after ``timeout`` seconds)."""
-    store = server.deps.webhooks.store
+    store = webhooks_of(server).store
     with anyio.fail_after(timeout):
         while True:
             row = await store.get(delivery)
