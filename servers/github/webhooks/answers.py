@@ -136,6 +136,8 @@ def shown_payload(value: Any, max_bytes: int) -> tuple[Any, bool, bool]:
     encoded = json.dumps(shown, separators=(",", ":"), ensure_ascii=False)
     if len(encoded.encode()) <= max_bytes:
         return shown, cut[0], removed[0]
+    if isinstance(shown, str):  # a selected text: cut the text itself, not its JSON quoting
+        return shown.encode()[:max_bytes].decode("utf-8", "ignore") + "…", True, removed[0]
     return encoded.encode()[:max_bytes].decode("utf-8", "ignore") + "…", True, removed[0]
 
 
