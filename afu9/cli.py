@@ -1,5 +1,5 @@
 """``afu9``: serve one server, bring the whole suite up, print client configs, list tools, upgrade the
-database, regenerate files."""
+database, list and replay webhook deliveries, regenerate files."""
 
 from __future__ import annotations
 
@@ -47,6 +47,9 @@ def _parser() -> argparse.ArgumentParser:
         "upgrade", help="apply every pending migration of the kit, every server and the orchestrator"
     )
 
+    from afu9 import webhooks
+
+    webhooks.add_commands(commands)
     commands.add_parser("generate", help="rewrite mcp.json, the README tables and docs/tools.md")
     return parser
 
@@ -68,6 +71,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.stdout.write(tool_table(registry.load(args.server)) + "\n")
     elif args.command == "db":
         _db_upgrade()
+    elif args.command == "webhooks":
+        from afu9 import webhooks
+
+        webhooks.run(args)
     elif args.command == "generate":
         from afu9.generate import write_all
 
@@ -119,35 +126,19 @@ def _up(host: str | None, stateless: bool) -> None:
 
 
 def _db_upgrade() -> None:
-    from sqlalchemy.exc import ArgumentError, InvalidRequestError
-
+    from afu9.database import on_database
     from orchestrator.schema import MIGRATIONS as ORCHESTRATOR
     from shared.db import KIT_MIGRATIONS, Database
-    from shared.errors import DependencyUnavailable
     from shared.logs import configure_logging
-    from shared.redaction import redact_text
     from shared.settings import CommonSettings, load_settings
 
     settings = load_settings(CommonSettings)
     configure_logging("WARNING")
-    key = "AFU9_DATABASE_URL" if settings.database_url is not None else "AFU9_DATA_DIR"
     owners = [KIT_MIGRATIONS, *(d.migrations for d in registry.definitions() if d.migrations), ORCHESTRATOR]
-    database = Database(settings.sqlalchemy_url(), migrations=owners)
 
-    async def upgrade() -> None:
-        try:
-            await database.ensure_schema()
-        finally:
-            await database.aclose()
+    async def nothing_more(_database: Database) -> None:
+        return None
 
-    try:
-        asyncio.run(upgrade())
-    except ConfigError as error:
-        fail(str(error))
-    except DependencyUnavailable:
-        fail(f"cannot reach the database ({key}): {database.last_error}; the schema was not upgraded")
-    except (OSError, ImportError, ValueError, ArgumentError, InvalidRequestError) as error:
-        reason = redact_text(str(error).splitlines()[0] if str(error) else type(error).__name__)
-        fail(f"cannot use the database ({key}): {reason}; the schema was not upgraded")
+    on_database(settings, owners, nothing_more, undone="the schema was not upgraded")
     owned = ", ".join(owner.owner for owner in owners)
     sys.stdout.write(f"database schema is current ({settings.sqlalchemy_url().split(':', 1)[0]}; {owned})\n")
