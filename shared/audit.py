@@ -209,7 +209,7 @@ class AuditLog:
         from shared.db import describe_error
 
         try:
-            async with self.database.connect() as connection:
+            async with self.database.connect(write=True) as connection:
                 # Rows arrive encoded for the driver (see _rows): SQLAlchemy's per-row parameter processing
                 # would otherwise run on the event loop, on the call path of every other request.
                 await connection.exec_driver_sql(_insert_statement(self.database.dialect), rows)

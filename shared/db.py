@@ -49,6 +49,8 @@ log = logging.getLogger(__name__)
 _ENV = Path(__file__).parent / "migrations"
 _LOCK_KEY = 0x0AF9_0001  # PostgreSQL advisory lock held while migrating
 _CONNECT_TIMEOUT = 3.0
+_CHECKPOINT_EVERY = 1.0  # seconds between background WAL checkpoints (SQLite, HTTP serving)
+_AUTOCHECKPOINT_PAGES = 8_000  # SQLite's own checkpoint in a commit, past ~32 MB of WAL: the backstop
 _PROCESS_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
 _LEGACY_VERSION_TABLE = "alembic_version"
 
@@ -82,8 +84,20 @@ class Database(Dependency):
         self._schema_ready = False
         self._schema_lock = asyncio.Lock()
         self._warmup: asyncio.Task[None] | None = None
+        self._checkpoints: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self.last_error: str | None = None
+        self._write_turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def _write_turn(self) -> asyncio.Lock:
+        """The lock this process's writing transactions (SQLite) take turns on, one per event loop."""
+        loop = asyncio.get_running_loop()
+        lock = self._write_turns.get(loop)
+        if lock is None:
+            lock = self._write_turns[loop] = asyncio.Lock()
+        return lock
 
     @property
     def dialect(self) -> str:
@@ -96,9 +110,30 @@ class Database(Dependency):
         return self._engine
 
     async def warm(self) -> None:
-        """Begin reaching the database in the background (retrying with backoff until it answers)."""
+        """Begin reaching the database in the background (retrying with backoff until it answers); on a SQLite
+        file, also checkpoint its write-ahead log in the background (see :meth:`_checkpoint`)."""
+        loop = asyncio.get_running_loop()
         if self._warmup is None:
-            self._warmup = asyncio.get_running_loop().create_task(self._warm(), name="afu9-db-warmup")
+            self._warmup = loop.create_task(self._warm(), name="afu9-db-warmup")
+        if self._checkpoints is None and self.dialect == "sqlite" and ":memory:" not in self.url:
+            self._checkpoints = loop.create_task(self._checkpoint(), name="afu9-db-checkpoints")
+
+    async def _checkpoint(self) -> None:
+        """Copy the write-ahead log into the database file every second, on a pooled connection (its own
+        thread), without waiting for readers or writers (PASSIVE). Left to SQLite, the checkpoint runs inside
+        whichever commit crosses its threshold, fsync included, and that commit (with every request waiting on
+        it) stalls for tens to hundreds of milliseconds."""
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), _CHECKPOINT_EVERY)
+            if self._stopping.is_set() or not self._schema_ready:
+                continue
+            try:
+                async with self.engine.connect() as connection:
+                    autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+                    await autocommit.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+            except Exception as error:  # noqa: BLE001 - the next one tries again; SQLite's own is the backstop
+                log.debug("background WAL checkpoint failed: %s", describe_error(error))
 
     async def _warm(self) -> None:
         delay = 0.5
@@ -135,11 +170,17 @@ class Database(Dependency):
             self.last_error = None
 
     @contextlib.asynccontextmanager
-    async def connect(self) -> AsyncGenerator[AsyncConnection]:
-        """A connection inside a transaction (committed on success); database failures become tool errors."""
+    async def connect(self, *, write: bool = False) -> AsyncGenerator[AsyncConnection]:
+        """A connection inside a transaction (committed on success); database failures become tool errors.
+
+        ``write``: the transaction writes. SQLite has one writer at a time, and a writer that finds another
+        waits in SQLite's busy handler, which sleeps 1 to 100 ms per try; so on SQLite this process's writing
+        transactions take turns on an asyncio lock instead (another process's are still met by the busy handler).
+        """
         await self.ensure_schema()
+        turn = self._write_turn() if write and self.dialect == "sqlite" else contextlib.nullcontext()
         try:
-            async with self.engine.begin() as connection:
+            async with turn, self.engine.begin() as connection:
                 yield connection
         except Exception as error:
             translated = translate_error(error)
@@ -179,6 +220,13 @@ class Database(Dependency):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._warmup
             self._warmup = None
+        if self._checkpoints is not None:
+            self._stopping.set()
+            await asyncio.wait({self._checkpoints}, timeout=_CONNECT_TIMEOUT + 10)
+            self._checkpoints.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._checkpoints
+            self._checkpoints = None
         if self._engine is not None:
             await self._engine.dispose()
             self._engine = None
@@ -291,6 +339,7 @@ def _create_engine(url: str, pool_size: int) -> AsyncEngine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")  # WAL: survives a process crash; skips an fsync per commit
             cursor.execute("PRAGMA busy_timeout=15000")
+            cursor.execute(f"PRAGMA wal_autocheckpoint={_AUTOCHECKPOINT_PAGES}")  # Database._checkpoint runs first
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
 

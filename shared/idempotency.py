@@ -150,7 +150,7 @@ class Idempotency:
             "lease_until": lease_until,
             "created_at": now,
         }
-        async with self.database.connect() as connection:
+        async with self.database.connect(write=True) as connection:
             self._claims += 1
             if self._claims % _SWEEP_EVERY == 1:
                 await connection.execute(sa.delete(keys).where(keys.c.created_at < now - self.retention))
@@ -177,7 +177,7 @@ class Idempotency:
         from shared.schema import idempotency_keys as keys
 
         try:
-            async with self.database.connect() as connection:
+            async with self.database.connect(write=True) as connection:
                 await connection.execute(
                     sa.delete(keys).where(*_match(keys, self.server, tool, key), keys.c.state == _PENDING)
                 )

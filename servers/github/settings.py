@@ -96,7 +96,7 @@ class GitHubSettings(ServerSettings):
         default=900.0, ge=0, le=86_400, description="Longest wait between two attempts at a delivery."
     )
     webhook_workers: int = Field(
-        default=4, ge=1, le=64, description="Deliveries processed at once per process (HTTP only)."
+        default=16, ge=1, le=64, description="Deliveries processed at once per process (HTTP only)."
     )
     webhook_target_timeout_seconds: float = Field(
         default=60.0, ge=1, le=900, description="Longest one target (a tool call) may take before it counts as failed."

@@ -26,9 +26,11 @@ def _stored(url: str) -> None:
         database = Database(url, migrations=(KIT_MIGRATIONS, MIGRATIONS))
         try:
             deliveries = DeliveryStore(database)
-            await deliveries.add(delivery_of("cli-done", "push", example("push"), b"{}"))
+            push = example("push")
+            await deliveries.add(delivery_of("cli-done", "push", push, json.dumps(push).encode()))
             for name in ("cli-dead-1", "cli-dead-2"):
-                await deliveries.add(delivery_of(name, "issues", example("issues.opened"), b"{}"))
+                opened = example("issues.opened")
+                await deliveries.add(delivery_of(name, "issues", opened, json.dumps(opened).encode()))
             async with database.connect() as connection:
                 table = webhook_deliveries
                 await connection.execute(

@@ -491,3 +491,43 @@ async def test_a_value_the_database_refuses_and_a_clash_are_translated_into_sent
     assert "INSERT" not in str(too_long.value)
     assert "clashes with data already stored" in str(clash.value)
     assert "INSERT" not in str(clash.value)
+
+
+async def test_a_warmed_sqlite_database_checkpoints_its_log_in_the_background(tmp_path: Path) -> None:
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'afu9.db'}", migrations=OWNERS)
+    try:
+        await database.warm()
+        await database.ensure_schema()
+        async with database.connect(write=True) as connection:
+            await connection.execute(sa.text("CREATE TABLE notes (body TEXT)"))
+            await connection.execute(sa.text("INSERT INTO notes VALUES ('kept in the file, not only the log')"))
+        await asyncio.sleep(2.5)  # a checkpoint runs every second
+        alone = tmp_path / "copy.db"  # the database file without its write-ahead log: what a checkpoint wrote
+        alone.write_bytes((tmp_path / "afu9.db").read_bytes())
+        import sqlite3
+
+        with sqlite3.connect(alone) as copy:
+            rows = copy.execute("SELECT body FROM notes").fetchall()
+    finally:
+        await database.aclose()
+    assert rows == [("kept in the file, not only the log",)]
+
+
+async def test_writing_transactions_of_one_process_take_turns_on_sqlite(tmp_path: Path) -> None:
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'afu9.db'}", migrations=(KIT_MIGRATIONS,))
+    order: list[str] = []
+
+    async def write(name: str) -> None:
+        async with database.connect(write=True) as connection:
+            order.append(f"{name} in")
+            await connection.execute(sa.text("CREATE TABLE IF NOT EXISTS turns (name TEXT)"))
+            await connection.execute(sa.text("INSERT INTO turns VALUES (:name)"), {"name": name})
+            await asyncio.sleep(0.05)  # holds SQLite's write lock: the other waits its turn, not in SQLite
+            order.append(f"{name} out")
+
+    try:
+        await database.ensure_schema()
+        await asyncio.gather(*(write(f"w{number}") for number in range(4)))
+    finally:
+        await database.aclose()
+    assert order == [f"w{n} {step}" for n in range(4) for step in ("in", "out")]

@@ -1,4 +1,4 @@
-"""The github server's webhook deliveries.
+"""The github server's webhook deliveries and their payloads.
 
 Revision ID: 0001
 Revises:
@@ -33,8 +33,6 @@ def upgrade() -> None:
         sa.Column("sender", sa.String(length=255), nullable=True),
         sa.Column("summary", sa.String(length=500), nullable=False),
         sa.Column("received_at", Timestamp, nullable=False),
-        sa.Column("payload", JSONDoc, nullable=True),
-        sa.Column("body", sa.Text(), nullable=True),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("attempts", sa.Integer(), server_default="0", nullable=False),
         sa.Column("replays", sa.Integer(), server_default="0", nullable=False),
@@ -48,7 +46,18 @@ def upgrade() -> None:
     )
     op.create_index("ix_webhook_deliveries_due", "webhook_deliveries", ["status", "next_attempt_at"])
     op.create_index("ix_webhook_deliveries_received_at", "webhook_deliveries", ["received_at"])
+    op.create_table(
+        "webhook_payloads",
+        sa.Column("seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=False, nullable=False),
+        sa.Column("payload", JSONDoc, nullable=True),
+        sa.Column("body", sa.Text(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["seq"], ["webhook_deliveries.seq"], name="fk_webhook_payloads_seq", ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("seq"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("webhook_payloads")
     op.drop_table("webhook_deliveries")

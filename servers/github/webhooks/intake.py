@@ -121,7 +121,7 @@ async def _parse(body: bytes) -> Mapping[str, Any] | None:
 def delivery_of(
     delivery_id: str, event: str, payload: Mapping[str, Any] | None, body: bytes, *, hook_id: int | None = None
 ) -> NewDelivery:
-    """The row for a verified delivery (``payload`` None: its body was not a JSON object)."""
+    """The row for a verified delivery: ``payload`` is ``body`` parsed (None: the body was not a JSON object)."""
     now = datetime.now(UTC)
     if payload is None:
         kept = body[:_BODY_KEPT].decode("utf-8", "replace")
@@ -141,6 +141,7 @@ def delivery_of(
         )
     cleaned = storable(payload) if _needs_cleaning(body) else payload
     return NewDelivery(
+        document=_as_sent(body) if cleaned is payload else None,
         delivery_id=delivery_id,
         event=event,
         action=_short(text(payload, "action")),
@@ -154,6 +155,15 @@ def delivery_of(
         body=None,
         status=DONE if event == "ping" else PENDING,
     )
+
+
+def _as_sent(body: bytes) -> str | None:
+    """The body as the JSON text to store (it is the payload, and storing it spares encoding the payload again);
+    None when it is not UTF-8 (JSON may come as UTF-16 or 32: then the parsed payload is encoded instead)."""
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 def _needs_cleaning(body: bytes) -> bool:

@@ -27,7 +27,7 @@ from pydantic import BaseModel
 from servers.github.models import as_dict, text
 from servers.github.settings import GitHubSettings
 from servers.github.webhooks.rules import DEFAULT_PORTS, Context, Rules, ServerAddress, Target, load_rules
-from servers.github.webhooks.store import DEAD, DONE, PENDING, DeliveryStore
+from servers.github.webhooks.store import DEAD, DONE, PENDING, DeliveryStore, Outcome
 from servers.github.webhooks.summaries import branch_of, labels_of
 from shared.deps import Dependency, Health
 from shared.errors import CallError, DependencyUnavailable
@@ -250,13 +250,23 @@ class Webhooks(Dependency):
                 await asyncio.wait_for(self._wake.wait(), wait)
 
     async def process_due(self) -> int:
-        """Claim and process the deliveries due now (at most ``AFU9_GITHUB_WEBHOOK_WORKERS`` at once); how many."""
+        """Claim and process the deliveries due now (at most ``AFU9_GITHUB_WEBHOOK_WORKERS`` at once), then
+        record their outcomes together; how many."""
         rows = await self.store.claim_due(self.settings.webhook_workers, self.lease)
-        if rows:
-            await asyncio.gather(*(self._process(row) for row in rows))
+        if not rows:
+            return 0
+        outcomes = await asyncio.gather(*(self._process(row) for row in rows))
+        try:
+            await self.store.finish(outcomes)
+        except DependencyUnavailable:
+            log.warning(
+                "the outcomes of webhook deliveries %s could not be recorded; they are retried when their lease "
+                "runs out",
+                ", ".join(row["delivery_id"] for row in rows),
+            )
         return len(rows)
 
-    async def _process(self, row: Mapping[str, Any]) -> None:
+    async def _process(self, row: Mapping[str, Any]) -> Outcome:
         outcomes: list[dict[str, Any]] = []
         failures: list[str] = []
         try:
@@ -271,25 +281,15 @@ class Webhooks(Dependency):
             failures.append(f"rules: {type(error).__name__}: {redact_text(str(error))[:300]}")
         attempts = int(row["attempts"])
         if not failures:
-            status, when, error_text = DONE, None, None
-        else:
-            error_text = "; ".join(failures)[:_ERROR_CHARS]
-            if attempts >= self.settings.webhook_max_attempts:
-                status, when = DEAD, None
-                log.warning(
-                    "webhook delivery %s dead-lettered after %d attempts: %s", row["delivery_id"], attempts, error_text
-                )
-            else:
-                status, when = PENDING, datetime.now(UTC) + timedelta(seconds=self.backoff(attempts))
-        try:
-            await self.store.finish(
-                row["seq"], status=status, targets=outcomes, last_error=error_text, next_attempt_at=when
-            )
-        except DependencyUnavailable:
+            return Outcome(row["seq"], DONE, outcomes, None, None)
+        error_text = "; ".join(failures)[:_ERROR_CHARS]
+        if attempts >= self.settings.webhook_max_attempts:
             log.warning(
-                "webhook delivery %s: its outcome could not be recorded; it is retried when its lease runs out",
-                row["delivery_id"],
+                "webhook delivery %s dead-lettered after %d attempts: %s", row["delivery_id"], attempts, error_text
             )
+            return Outcome(row["seq"], DEAD, outcomes, error_text, None)
+        when = datetime.now(UTC) + timedelta(seconds=self.backoff(attempts))
+        return Outcome(row["seq"], PENDING, outcomes, error_text, when)
 
     def backoff(self, attempts: int) -> float:
         """Seconds before the next attempt after ``attempts`` failed ones: exponential, capped, jittered

@@ -1,24 +1,31 @@
 """The ``webhook_deliveries`` table: store a verified delivery once, claim due ones for processing (safe across
 processes: a lease per row), record an attempt's outcome, list, feed, replay.
 
+Deliveries that arrive together are stored together: :meth:`DeliveryStore.add` queues the row and one writer
+inserts every queued row in one transaction (group commit), each caller answered once that transaction has
+committed. Under load that is one commit for many deliveries instead of one each, and on SQLite (one writer at
+a time) the intake's inserts do not queue in SQLite's busy handler, which sleeps up to 100 ms per try.
+
 Statuses: ``pending`` (targets still to run at ``next_attempt_at``), ``done``, ``dead`` (attempts exhausted,
 ``last_error`` says why), ``invalid`` (signed but not a JSON object: ``body`` keeps what came, never processed).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from shared.db import Database
 
-__all__ = ["DEAD", "DONE", "INVALID", "PENDING", "STATUSES", "DeliveryStore", "NewDelivery"]
+__all__ = ["DEAD", "DONE", "INVALID", "PENDING", "STATUSES", "DeliveryStore", "NewDelivery", "Outcome"]
 
 PENDING, DONE, DEAD, INVALID = "pending", "done", "dead", "invalid"
 STATUSES = (PENDING, DONE, DEAD, INVALID)
+_GROUP = 200  # rows at most per group commit
 
 
 @dataclass(frozen=True)
@@ -37,6 +44,24 @@ class NewDelivery:
     payload: Any
     body: str | None
     status: str
+    document: str | None = None  # the payload as JSON text, when the body can be stored as it came
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The outcome of one attempt at a claimed delivery."""
+
+    seq: int
+    status: str
+    targets: Sequence[dict[str, Any]]
+    last_error: str | None
+    next_attempt_at: datetime | None
+
+
+@dataclass
+class _Queued:
+    delivery: NewDelivery
+    stored: asyncio.Future[bool] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
 class DeliveryStore:
@@ -44,37 +69,73 @@ class DeliveryStore:
 
     def __init__(self, database: Database) -> None:
         self.database = database
+        self._queue: list[_Queued] = []
+        self._writer: asyncio.Task[None] | None = None
 
     async def add(self, delivery: NewDelivery) -> bool:
-        """Store ``delivery`` unless its id is stored already; whether it was new."""
-        from servers.github.schema import webhook_deliveries as table
+        """Store ``delivery`` unless its id is stored already (committed when this returns); whether it was new.
+        Raises what the database raises (``DependencyUnavailable`` when it is away)."""
+        queued = _Queued(delivery)
+        self._queue.append(queued)
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.get_running_loop().create_task(self._write(), name="webhook-intake-writer")
+        return await asyncio.shield(queued.stored)  # a caller that goes away does not cancel the others' commit
 
-        row = {
-            "delivery_id": delivery.delivery_id,
-            "event": delivery.event,
-            "action": delivery.action,
-            "repository": delivery.repository,
-            "installation_id": delivery.installation_id,
-            "hook_id": delivery.hook_id,
-            "sender": delivery.sender,
-            "summary": delivery.summary,
-            "received_at": delivery.received_at,
-            "payload": delivery.payload,
-            "body": delivery.body,
-            "status": delivery.status,
-            "attempts": 0,
-            "replays": 0,
-            "next_attempt_at": delivery.received_at if delivery.status == PENDING else None,
-            "processed_at": delivery.received_at if delivery.status != PENDING else None,
-        }
+    async def _write(self) -> None:
+        """Insert what is queued, a group per transaction, until the queue is empty. When the database refuses
+        a group for a reason other than being away, its rows are inserted one by one, so that one row it
+        refuses fails only its own caller."""
+        while self._queue:
+            group, self._queue = self._queue[:_GROUP], self._queue[_GROUP:]
+            try:
+                _answer(group, await self._insert([queued.delivery for queued in group]))
+            except Exception as error:  # noqa: BLE001 - every caller of the group gets the failure
+                if len(group) == 1 or _is_unavailable(error):
+                    _fail(group, error)
+                    continue
+                for queued in group:
+                    try:
+                        _answer([queued], await self._insert([queued.delivery]))
+                    except Exception as alone:  # noqa: BLE001 - this row's caller gets its failure
+                        _fail([queued], alone)
+
+    async def _insert(self, deliveries: Sequence[NewDelivery]) -> list[bool]:
+        """Insert ``deliveries`` and their payloads in one transaction; for each, whether it was new."""
+        import sqlalchemy as sa
+
         if self.database.dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
+            from sqlalchemy.dialects.postgresql import JSONB, insert
+
+            document: Any = sa.cast(sa.bindparam("document", type_=sa.Text()), JSONB())
         else:
             from sqlalchemy.dialects.sqlite import insert
-        statement = insert(table).values(**row).on_conflict_do_nothing(index_elements=["delivery_id"])
-        async with self.database.connect() as connection:
-            result = await connection.execute(statement)
-        return result.rowcount == 1
+
+            document = sa.bindparam("document", type_=sa.Text())  # SQLite keeps JSON as text
+        from servers.github.schema import webhook_deliveries as table
+        from servers.github.schema import webhook_payloads as payloads
+
+        add_rows = (
+            insert(table)
+            .on_conflict_do_nothing(index_elements=["delivery_id"])
+            .returning(table.c.delivery_id, table.c.seq)
+        )
+        as_sent = sa.insert(payloads).values(seq=sa.bindparam("seq"), payload=document, body=None)
+        as_parsed = sa.insert(payloads)
+        first: dict[str, NewDelivery] = {}  # in arrival order; a repeat of an id in the group is not new
+        for delivery in deliveries:
+            first.setdefault(delivery.delivery_id, delivery)
+        async with self.database.connect(write=True) as connection:
+            # One statement for the group (SQLAlchemy sends many rows as one INSERT ... VALUES ... RETURNING).
+            inserted = await connection.execute(add_rows, [_row(delivery) for delivery in first.values()])
+            seqs = {delivery_id: seq for delivery_id, seq in inserted.all()}
+            new = [(seqs[d.delivery_id], d) for d in first.values() if d.delivery_id in seqs]
+            sent = [{"seq": seq, "document": d.document} for seq, d in new if d.document is not None]
+            parsed = [{"seq": seq, "payload": d.payload, "body": d.body} for seq, d in new if d.document is None]
+            if sent:
+                await connection.execute(as_sent, sent)
+            if parsed:
+                await connection.execute(as_parsed, parsed)
+        return [delivery.delivery_id in seqs and first[delivery.delivery_id] is delivery for delivery in deliveries]
 
     async def stored(self, delivery_ids: Iterable[str]) -> set[str]:
         """Which of ``delivery_ids`` are stored."""
@@ -98,6 +159,7 @@ class DeliveryStore:
         import sqlalchemy as sa
 
         from servers.github.schema import webhook_deliveries as table
+        from servers.github.schema import webhook_payloads as payloads
 
         now = _now()
         free = sa.or_(table.c.lease_until.is_(None), table.c.lease_until < now)
@@ -107,48 +169,60 @@ class DeliveryStore:
             .order_by(table.c.next_attempt_at, table.c.seq)
             .limit(limit)
         )
-        claimed: list[int] = []
-        async with self.database.connect() as connection:
-            for seq in (await connection.execute(due)).scalars().all():
-                taken = await connection.execute(
-                    sa.update(table)
-                    .where(table.c.seq == seq, table.c.status == PENDING, free)
-                    .values(lease_until=now + lease, attempts=table.c.attempts + 1)
-                )
-                if taken.rowcount == 1:
-                    claimed.append(seq)
-            if not claimed:
+        if self.database.dialect == "postgresql":
+            due = due.with_for_update(skip_locked=True)  # another process's claim in flight: take others
+        claim = (
+            sa.update(table)
+            # The subquery's conditions hold when the update runs: SQLite runs the statement under its write lock,
+            # PostgreSQL re-checks them on rows it locks (FOR UPDATE). Only seq here, so SQLite finds rows by it.
+            .where(table.c.seq.in_(due.scalar_subquery()))
+            .values(lease_until=now + lease, attempts=table.c.attempts + 1)
+            .returning(*table.c)
+        )
+        async with self.database.connect(write=True) as connection:
+            rows = (await connection.execute(claim)).mappings().all()
+            if not rows:
                 return []
-            rows = await connection.execute(sa.select(table).where(table.c.seq.in_(claimed)).order_by(table.c.seq))
-            return list(rows.mappings().all())
+            found = await connection.execute(
+                sa.select(payloads.c.seq, payloads.c.payload).where(payloads.c.seq.in_([row["seq"] for row in rows]))
+            )
+            documents = {seq: document for seq, document in found.all()}
+        return [{**row, "payload": documents.get(row["seq"])} for row in sorted(rows, key=lambda row: row["seq"])]
 
-    async def finish(
-        self,
-        seq: int,
-        *,
-        status: str,
-        targets: Sequence[dict[str, Any]],
-        last_error: str | None,
-        next_attempt_at: datetime | None,
-    ) -> None:
-        """Record the outcome of an attempt and release the lease."""
+    async def finish(self, outcomes: Sequence[Outcome]) -> None:
+        """Record the outcomes of attempts (one statement, one transaction) and release their leases."""
         import sqlalchemy as sa
 
         from servers.github.schema import webhook_deliveries as table
 
-        async with self.database.connect() as connection:
-            await connection.execute(
-                sa.update(table)
-                .where(table.c.seq == seq)
-                .values(
-                    status=status,
-                    targets=list(targets),
-                    last_error=last_error,
-                    next_attempt_at=next_attempt_at,
-                    lease_until=None,
-                    processed_at=_now() if status != PENDING else None,
-                )
+        if not outcomes:
+            return
+        record = (
+            sa.update(table)
+            .where(table.c.seq == sa.bindparam("b_seq"))
+            .values(
+                status=sa.bindparam("b_status"),
+                targets=sa.bindparam("b_targets", type_=table.c.targets.type),
+                last_error=sa.bindparam("b_last_error"),
+                next_attempt_at=sa.bindparam("b_next_attempt_at", type_=table.c.next_attempt_at.type),
+                lease_until=None,
+                processed_at=sa.bindparam("b_processed_at", type_=table.c.processed_at.type),
             )
+        )
+        now = _now()
+        rows = [
+            {
+                "b_seq": outcome.seq,
+                "b_status": outcome.status,
+                "b_targets": list(outcome.targets),
+                "b_last_error": outcome.last_error,
+                "b_next_attempt_at": outcome.next_attempt_at,
+                "b_processed_at": now if outcome.status != PENDING else None,
+            }
+            for outcome in outcomes
+        ]
+        async with self.database.connect(write=True) as connection:
+            await connection.execute(record, rows)
 
     async def next_due(self) -> datetime | None:
         """When the earliest pending delivery is due (None: nothing pending)."""
@@ -188,8 +262,7 @@ class DeliveryStore:
 
         from servers.github.schema import webhook_deliveries as table
 
-        columns = [c for c in table.c if c.name not in ("payload", "body")]
-        query = sa.select(*columns).order_by(table.c.seq.desc()).limit(limit + 1)
+        query = sa.select(table).order_by(table.c.seq.desc()).limit(limit + 1)
         query = _filtered(query, table, status=status, event=event, repository=repository, since=since, until=until)
         if before_seq is not None:
             query = query.where(table.c.seq < before_seq)
@@ -201,10 +274,15 @@ class DeliveryStore:
         import sqlalchemy as sa
 
         from servers.github.schema import webhook_deliveries as table
+        from servers.github.schema import webhook_payloads as payloads
 
+        query = (
+            sa.select(table, payloads.c.payload, payloads.c.body)
+            .select_from(table.outerjoin(payloads, payloads.c.seq == table.c.seq))
+            .where(table.c.delivery_id == delivery_id)
+        )
         async with self.database.connect() as connection:
-            found = await connection.execute(sa.select(table).where(table.c.delivery_id == delivery_id))
-            return found.mappings().first()
+            return (await connection.execute(query)).mappings().first()
 
     async def feed(
         self,
@@ -221,7 +299,7 @@ class DeliveryStore:
 
         from servers.github.schema import webhook_deliveries as table
 
-        columns = [c for c in table.c if c.name not in ("payload", "body", "targets")]
+        columns = [c for c in table.c if c.name != "targets"]
         query = sa.select(*columns).where(table.c.received_at < settled_before)
         if repositories:
             query = query.where(sa.func.lower(table.c.repository).in_([r.lower() for r in repositories]))
@@ -269,7 +347,7 @@ class DeliveryStore:
         query = _filtered(query, table, status=None, event=None, repository=None, since=since, until=until)
         replayed: list[str] = []
         skipped: list[str] = []
-        async with self.database.connect() as connection:
+        async with self.database.connect(write=True) as connection:
             for row in (await connection.execute(query.limit(limit))).all():
                 if row.status == INVALID:
                     skipped.append(f"{row.delivery_id} (not JSON: nothing to process)")
@@ -290,6 +368,43 @@ class DeliveryStore:
                 await connection.execute(sa.update(table).where(table.c.seq == row.seq).values(**values))
                 replayed.append(row.delivery_id)
         return replayed, skipped
+
+
+def _row(delivery: NewDelivery) -> dict[str, Any]:
+    return {
+        "delivery_id": delivery.delivery_id,
+        "event": delivery.event,
+        "action": delivery.action,
+        "repository": delivery.repository,
+        "installation_id": delivery.installation_id,
+        "hook_id": delivery.hook_id,
+        "sender": delivery.sender,
+        "summary": delivery.summary,
+        "received_at": delivery.received_at,
+        "status": delivery.status,
+        "attempts": 0,
+        "replays": 0,
+        "next_attempt_at": delivery.received_at if delivery.status == PENDING else None,
+        "processed_at": delivery.received_at if delivery.status != PENDING else None,
+    }
+
+
+def _answer(group: Sequence[_Queued], stored: Sequence[bool]) -> None:
+    for queued, new in zip(group, stored, strict=True):
+        if not queued.stored.done():
+            queued.stored.set_result(new)
+
+
+def _fail(group: Sequence[_Queued], error: BaseException) -> None:
+    for queued in group:
+        if not queued.stored.done():
+            queued.stored.set_exception(error)
+
+
+def _is_unavailable(error: BaseException) -> bool:
+    from shared.errors import DependencyUnavailable
+
+    return isinstance(error, DependencyUnavailable)
 
 
 def _filtered(

@@ -185,3 +185,25 @@ async def test_a_database_that_is_away_answers_503_and_github_can_redeliver(tmp_
         response = await post(http, "issues", example("issues.opened"))
     assert response.status_code == 503
     assert "redeliver" in response.text
+
+
+async def test_deliveries_arriving_together_are_stored_together_and_one_refused_fails_alone(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    from dataclasses import replace
+
+    from servers.github.webhooks.intake import delivery_of
+
+    async with serving(make_settings(tmp_path, postgres_url), seeded()) as (server, _http):
+        store = webhooks_of(server).store
+        payload = example("push")
+        body = json.dumps(payload).encode()
+        good = [delivery_of(f"group-{n}", "push", payload, body) for n in range(20)]
+        refused = replace(good[7], delivery_id="group-bad", summary="x" * 600)  # longer than its column
+        results = await asyncio.gather(*(store.add(d) for d in [*good, refused, good[3]]), return_exceptions=True)
+        counts = await _count(server)
+    assert results[:20] == [True] * 20
+    assert isinstance(results[20], Exception)
+    assert "too long" in str(results[20]).lower(), results[20]
+    assert results[21] is False  # the same delivery twice in one group: stored once
+    assert counts.get("pending", 0) + counts.get("done", 0) == 20

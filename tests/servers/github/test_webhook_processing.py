@@ -145,8 +145,8 @@ async def test_pending_deliveries_of_a_process_that_died_are_processed_on_start(
     stored = example("issues.opened", repository="octo/shop", issue__number=1)
     mid = example("issues.opened", repository="octo/shop", issue__number=2)
     async with Client(first):  # a process that stored two deliveries and died: one never claimed, one mid-way
-        await store.add(delivery_of("crash-stored", "issues", stored, b"{}"))
-        await store.add(delivery_of("crash-mid", "issues", mid, b"{}"))
+        await store.add(delivery_of("crash-stored", "issues", stored, json.dumps(stored).encode()))
+        await store.add(delivery_of("crash-mid", "issues", mid, json.dumps(mid).encode()))
         async with first.deps.database.connect() as connection:
             await connection.execute(
                 sa.update(webhook_deliveries)
