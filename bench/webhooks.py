@@ -5,7 +5,8 @@ running, and nothing lost.
 
 The github server runs as ``python -m servers.github --transport http`` with a webhook secret and a rules file
 whose one rule records every delivery (so the processor claims and finishes each one while the intake is under
-load). ``--in-flight`` clients, each on its own keep-alive connection, send signed deliveries (GitHub's own
+load); with ``--payload-rule`` the rule matches on the branch, so the processor also reads and parses each
+delivery's payload. ``--in-flight`` clients, each on its own keep-alive connection, send signed deliveries (GitHub's own
 ``pull_request.opened`` example, ~25 KB, each with its own ``X-GitHub-Delivery``) to ``POST /webhooks/github``.
 Every answer must be 202 with ``stored: true``.
 
@@ -183,7 +184,10 @@ async def rows(database_url: str | None, data_dir: Path) -> dict[str, tuple[str,
 async def run(args: argparse.Namespace, root: Path) -> dict[str, Any]:
     secret = secrets.token_urlsafe(32)
     rules = root / "rules.json"
-    rules.write_text(json.dumps({"rules": [{"name": "record-all", "match": {}, "record": True}]}))
+    rule: dict[str, Any] = {"name": "record-all", "match": {}, "record": True}
+    if args.payload_rule:  # a rule on the payload: each claimed delivery's payload is read and parsed
+        rule["match"] = {"branch": "*"}
+    rules.write_text(json.dumps({"rules": [rule]}))
     data_dir = root / "data"
     env = base_env(
         AFU9_DATA_DIR=str(data_dir),
@@ -251,6 +255,7 @@ def summarise(
 ) -> dict[str, Any]:
     result: dict[str, Any] = {
         "database": "postgresql" if args.database_url else "sqlite",
+        "rule": "on the payload (branch)" if args.payload_rule else "on stored columns",
         "delivery_bytes": len(body),
         "deliveries_answered": answered,
         "processor_drain_after_last_round_s": drain,
@@ -280,8 +285,8 @@ def summarise(
 
 def report(result: dict[str, Any], args: argparse.Namespace) -> None:
     print(
-        f"\nPOST /webhooks/github ({result['delivery_bytes'] / 1000:.1f} KB signed deliveries, processing on, "
-        f"{result['database']}) vs GET /health, {args.in_flight} in flight:"
+        f"\nPOST /webhooks/github ({result['delivery_bytes'] / 1000:.1f} KB signed deliveries, processing on with "
+        f"a record rule {result['rule']}, {result['database']}) vs GET /health, {args.in_flight} in flight:"
     )
     print(f"  {'side':>6} {'per s':>7} {'p50':>9} {'p99':>9} {'max':>9} {'CPU/request':>12}")
     for name in SIDES:
@@ -324,6 +329,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=4, help="alternating rounds (default 4)")
     parser.add_argument("--deliveries", type=int, default=1000, help="requests per side and round (default 1000)")
     parser.add_argument("--in-flight", type=int, default=50, help="requests in flight (default 50)")
+    parser.add_argument(
+        "--payload-rule", action="store_true", help="the rule matches on the branch (processing reads payloads)"
+    )
     parser.add_argument("--database-url", help="PostgreSQL (postgresql+asyncpg://...); default: SQLite in a temp dir")
     parser.add_argument("--drain-timeout", type=float, default=300, help="seconds the processor may take to finish")
     parser.add_argument("--timeout", type=float, default=900, help="seconds before the whole run is abandoned")

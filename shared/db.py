@@ -49,8 +49,8 @@ log = logging.getLogger(__name__)
 _ENV = Path(__file__).parent / "migrations"
 _LOCK_KEY = 0x0AF9_0001  # PostgreSQL advisory lock held while migrating
 _CONNECT_TIMEOUT = 3.0
-_CHECKPOINT_EVERY = 1.0  # seconds between background WAL checkpoints (SQLite, HTTP serving)
-_AUTOCHECKPOINT_PAGES = 8_000  # SQLite's own checkpoint in a commit, past ~32 MB of WAL: the backstop
+_CHECKPOINT_EVERY = 1.0  # seconds between background WAL checkpoints (SQLite)
+_AUTOCHECKPOINT_PAGES = 100_000  # SQLite's own checkpoint in a commit, past ~400 MB of WAL: only a backstop
 _PROCESS_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
 _LEGACY_VERSION_TABLE = "alembic_version"
 
@@ -110,19 +110,16 @@ class Database(Dependency):
         return self._engine
 
     async def warm(self) -> None:
-        """Begin reaching the database in the background (retrying with backoff until it answers); on a SQLite
-        file, also checkpoint its write-ahead log in the background (see :meth:`_checkpoint`)."""
-        loop = asyncio.get_running_loop()
+        """Begin reaching the database in the background (retrying with backoff until it answers)."""
         if self._warmup is None:
-            self._warmup = loop.create_task(self._warm(), name="afu9-db-warmup")
-        if self._checkpoints is None and self.dialect == "sqlite" and ":memory:" not in self.url:
-            self._checkpoints = loop.create_task(self._checkpoint(), name="afu9-db-checkpoints")
+            self._warmup = asyncio.get_running_loop().create_task(self._warm(), name="afu9-db-warmup")
 
     async def _checkpoint(self) -> None:
-        """Copy the write-ahead log into the database file every second, on a pooled connection (its own
-        thread), without waiting for readers or writers (PASSIVE). Left to SQLite, the checkpoint runs inside
-        whichever commit crosses its threshold, fsync included, and that commit (with every request waiting on
-        it) stalls for tens to hundreds of milliseconds."""
+        """Copy the write-ahead log into the database file every second (SQLite, from the first use until
+        :meth:`aclose`), on a pooled connection (its own thread), without waiting for readers or writers
+        (PASSIVE). Left to SQLite, the checkpoint runs inside whichever commit crosses its threshold, fsync
+        included, and that commit (with every request waiting on it) stalls for tens to hundreds of
+        milliseconds; and once the log is past the threshold, it runs in every commit."""
         while not self._stopping.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), _CHECKPOINT_EVERY)
@@ -168,6 +165,10 @@ class Database(Dependency):
                 raise
             self._schema_ready = True
             self.last_error = None
+            if self.dialect == "sqlite" and ":memory:" not in self.url and not self._stopping.is_set():
+                self._checkpoints = asyncio.get_running_loop().create_task(
+                    self._checkpoint(), name="afu9-db-checkpoints"
+                )
 
     @contextlib.asynccontextmanager
     async def connect(self, *, write: bool = False) -> AsyncGenerator[AsyncConnection]:

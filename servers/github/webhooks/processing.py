@@ -252,7 +252,9 @@ class Webhooks(Dependency):
     async def process_due(self) -> int:
         """Claim and process the deliveries due now (at most ``AFU9_GITHUB_WEBHOOK_WORKERS`` at once), then
         record their outcomes together; how many."""
-        rows = await self.store.claim_due(self.settings.webhook_workers, self.lease)
+        rows = await self.store.claim_due(
+            self.settings.webhook_workers, self.lease, with_payloads=self.rules.read_payloads
+        )
         if not rows:
             return 0
         outcomes = await asyncio.gather(*(self._process(row) for row in rows))

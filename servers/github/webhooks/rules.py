@@ -100,6 +100,17 @@ class Rule(_Strict):
     def kind(self) -> str:
         return "tool" if self.tool else "workflow" if self.workflow else "record"
 
+    @property
+    def reads_payload(self) -> bool:
+        """Whether matching or running this rule reads the payload (a record rule matching on stored columns
+        does not: event, action, repository and sender are columns of the delivery)."""
+        return (
+            self.match.branch is not None
+            or self.match.label is not None
+            or self.if_ is not None
+            or bool(self.tool or self.workflow)
+        )
+
     def matches(self, context: Context) -> bool:
         checks = (
             (self.match.event, [context.event], False),
@@ -146,6 +157,11 @@ class Rules(_Strict):
                 for expression in _TEMPLATE.findall(value):
                     _compile(expression)
         return self
+
+    @property
+    def read_payloads(self) -> bool:
+        """Whether processing needs each delivery's payload."""
+        return any(rule.reads_payload for rule in self.rules)
 
     def matching(self, context: Context) -> list[Rule]:
         return [rule for rule in self.rules if rule.matches(context)]

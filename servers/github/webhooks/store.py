@@ -152,9 +152,10 @@ class DeliveryStore:
                 found.update(row.delivery_id for row in rows)
         return found
 
-    async def claim_due(self, limit: int, lease: timedelta) -> list[Any]:
+    async def claim_due(self, limit: int, lease: timedelta, *, with_payloads: bool = True) -> list[Any]:
         """Up to ``limit`` pending deliveries whose time has come, each leased to this caller (another process
-        skips them until the lease runs out: a process that dies mid-processing leaves them to the next one).
+        skips them until the lease runs out: a process that dies mid-processing leaves them to the next one),
+        with their payloads unless ``with_payloads`` is false (then ``payload`` is None).
         The claim counts as an attempt, so a delivery that kills its processor is dead-lettered in the end."""
         import sqlalchemy as sa
 
@@ -181,8 +182,8 @@ class DeliveryStore:
         )
         async with self.database.connect(write=True) as connection:
             rows = (await connection.execute(claim)).mappings().all()
-            if not rows:
-                return []
+            if not rows or not with_payloads:
+                return sorted(({**row, "payload": None} for row in rows), key=lambda row: row["seq"])
             found = await connection.execute(
                 sa.select(payloads.c.seq, payloads.c.payload).where(payloads.c.seq.in_([row["seq"] for row in rows]))
             )

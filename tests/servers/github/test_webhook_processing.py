@@ -298,3 +298,16 @@ def test_backoff_doubles_is_capped_and_jittered(tmp_path: Path) -> None:
         delays = [webhooks.backoff(attempts) for _ in range(200)]
         assert all(full / 2 <= delay <= full for delay in delays), attempts
         assert max(delays) - min(delays) > full / 10  # spread out
+
+
+def test_payloads_are_read_only_for_rules_that_need_them() -> None:
+    def rules(*listed: dict[str, Any]) -> Rules:
+        return Rules.model_validate({"rules": list(listed)})
+
+    by_columns = {"name": "a", "match": {"event": "push", "repository": "octo/*", "sender": "x"}, "record": True}
+    assert rules().read_payloads is False
+    assert rules(by_columns).read_payloads is False
+    assert rules(by_columns, {"name": "b", "match": {"branch": "main"}, "record": True}).read_payloads is True
+    assert rules({"name": "c", "match": {"label": "bug"}, "record": True}).read_payloads is True
+    assert rules({"name": "d", "if": "payload.forced", "record": True}).read_payloads is True
+    assert rules(COMMENT_RULE).read_payloads is True
