@@ -311,3 +311,55 @@ def test_payloads_are_read_only_for_rules_that_need_them() -> None:
     assert rules({"name": "c", "match": {"label": "bug"}, "record": True}).read_payloads is True
     assert rules({"name": "d", "if": "payload.forced", "record": True}).read_payloads is True
     assert rules(COMMENT_RULE).read_payloads is True
+
+
+async def test_a_tool_target_on_another_server_is_called_over_http_with_its_token_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import httpx2
+    from mcp.client.streamable_http import streamable_http_client
+
+    from tests.processes import afu9_http
+
+    token = "factory-token-" + "t" * 24
+    monkeypatch.setenv("FACTORY_TEST_TOKEN", token)
+    env = {"AFU9_HTTP_TOKENS": f"github:{token}", "AFU9_ALLOW_WRITES": "1"}
+    rule = {
+        "name": "count-issues",
+        "match": {"event": "issues", "action": "opened"},
+        "tool": {
+            "server": "factory",
+            "name": "record_kpi_measurement",
+            "arguments": {
+                "kpi_id": "throughput",
+                "value": "${payload.issue.number}",
+                "source": "github:${repository}#${payload.issue.number}",
+            },
+        },
+    }
+    with afu9_http("serve", "factory", "--transport", "http", env=env, data_dir=tmp_path / "factory") as factory:
+        servers = {"factory": {"url": factory.url(), "token_env": "FACTORY_TEST_TOKEN"}}
+        settings = make_settings(tmp_path, webhook_rules=_rules(tmp_path, rule, servers=servers))
+        payload = example("issues.opened", repository="octo/shop", issue__number=7)
+        async with serving(settings, populated()) as (server, http):
+            await post(http, "issues", payload, delivery="http-1")
+            row = await wait_for_status(server, "http-1", "done", timeout=30)
+            async with server.deps.database.connect() as connection:  # as if the outcome had not been recorded
+                await connection.execute(
+                    sa.update(webhook_deliveries)
+                    .where(webhook_deliveries.c.delivery_id == "http-1")
+                    .values(status="pending", next_attempt_at=datetime.now(UTC), processed_at=None)
+                )
+            webhooks_of(server).wake()
+            again = await wait_for_status(server, "http-1", "done", timeout=30)
+        async with (
+            httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=30) as client_http,
+            Client(streamable_http_client(factory.url(), http_client=client_http)) as client,
+        ):
+            history = await client.call_tool("get_kpi_history", {"kpi_id": "throughput"})
+    assert row["targets"][0]["outcome"] == "applied"
+    assert row["targets"][0]["target"] == "factory.record_kpi_measurement"
+    assert [t["outcome"] for t in again["targets"]] == ["already applied"]
+    assert history.structured_content is not None
+    measurements = history.structured_content["measurements"]
+    assert [(m["value"], m["source"]) for m in measurements] == [(7.0, "github:octo/shop#7")]
