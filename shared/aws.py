@@ -123,7 +123,8 @@ class AwsClients:
 
     ``region`` (``None``: boto3's own resolution, ``AWS_DEFAULT_REGION`` or the profile's region),
     ``profile`` (a named profile of the AWS config files), ``endpoint_url`` (an emulator; botocore also
-    honours ``AWS_ENDPOINT_URL`` itself) and ``max_attempts`` (boto3's adaptive retries, first try included).
+    honours ``AWS_ENDPOINT_URL`` itself), ``max_attempts`` (boto3's adaptive retries, first try included) and
+    ``credentials`` (an access key id and secret given directly, as to an emulator; default: boto3's chain).
     Building it does no work; the session and clients are made on first use, in a worker thread.
     """
 
@@ -133,8 +134,10 @@ class AwsClients:
         profile: str | None = None,
         endpoint_url: str | None = None,
         max_attempts: int = 5,
+        credentials: tuple[str, str] | None = None,
     ) -> None:
         self.region = region or None
+        self.credentials = credentials
         self.profile = profile or None
         self.endpoint_url = endpoint_url or None
         self.max_attempts = max(1, max_attempts)
@@ -220,7 +223,13 @@ class AwsClients:
             if session is None:
                 from boto3.session import Session  # pyright: ignore[reportMissingTypeStubs]
 
-                session = self._session = Session(profile_name=self.profile, region_name=self.region)
+                key_id, secret = self.credentials or (None, None)
+                session = self._session = Session(
+                    profile_name=self.profile,
+                    region_name=self.region,
+                    aws_access_key_id=key_id,
+                    aws_secret_access_key=secret,
+                )
             region = self.region or cast("str | None", session.region_name)
             if not region:
                 raise NotConfigured("AWS", REGION_SETTING, what="This needs an AWS region")

@@ -50,7 +50,7 @@ async def test_up_on_a_fresh_folder_serves_factory_prints_how_to_connect_and_sto
     sig: signal.Signals, tmp_path: Path
 ) -> None:
     # No AFU9_DATA_DIR: the embedded default (.afu9 under the working folder) is created on first run.
-    other_ports = {"AFU9_GITHUB_PORT": str(free_port())}
+    other_ports = {"AFU9_GITHUB_PORT": str(free_port()), "AFU9_OBSERVABILITY_PORT": str(free_port())}
     with afu9_http("up", cwd=tmp_path, env=other_ports, port_env="AFU9_FACTORY_PORT") as server:
         stdout = wait_until(
             lambda: "Press Ctrl+C" in server.stdout() and server.stdout(), timeout=30, what="the banner of afu9 up"
@@ -61,6 +61,8 @@ async def test_up_on_a_fresh_folder_serves_factory_prints_how_to_connect_and_sto
         assert config["servers"]["afu9-factory"] == {"type": "http", "url": server.url()}  # type: ignore[index]
         github_url = f"http://127.0.0.1:{other_ports['AFU9_GITHUB_PORT']}/mcp"
         assert config["servers"]["afu9-github"] == {"type": "http", "url": github_url}  # type: ignore[index]
+        observability_url = f"http://127.0.0.1:{other_ports['AFU9_OBSERVABILITY_PORT']}/mcp"
+        assert config["servers"]["afu9-observability"] == {"type": "http", "url": observability_url}  # type: ignore[index]
         assert f"claude mcp add --transport http afu9-factory {server.url()}" in stdout
         assert "not ready: github is not configured; set GITHUB_TOKEN, or GITHUB_APP_ID" in stdout
 
@@ -73,7 +75,11 @@ async def test_up_on_a_fresh_folder_serves_factory_prints_how_to_connect_and_sto
 
 
 def test_up_tells_clients_to_send_a_token_when_tokens_are_configured(tmp_path: Path) -> None:
-    env = {"AFU9_HTTP_TOKENS": "ci:secret-1-secret-1-secret-1", "AFU9_GITHUB_PORT": str(free_port())}
+    env = {
+        "AFU9_HTTP_TOKENS": "ci:secret-1-secret-1-secret-1",
+        "AFU9_GITHUB_PORT": str(free_port()),
+        "AFU9_OBSERVABILITY_PORT": str(free_port()),
+    }
     with afu9_http("up", cwd=tmp_path, data_dir=tmp_path, env=env, port_env="AFU9_FACTORY_PORT") as server:
         stdout = wait_until(lambda: "Press Ctrl+C" in server.stdout() and server.stdout(), timeout=30, what="banner")
     config = _client_config(stdout)
@@ -112,7 +118,11 @@ def test_serve_over_http_prints_the_mcp_url(tmp_path: Path) -> None:
 
 def test_up_exits_1_with_a_logged_reason_when_the_factory_port_is_taken(tmp_path: Path) -> None:
     with afu9_http("serve", "factory", "--transport", "http", data_dir=tmp_path / "first") as first:
-        env = {"AFU9_FACTORY_PORT": str(first.port), "AFU9_GITHUB_PORT": str(free_port())}
+        env = {
+            "AFU9_FACTORY_PORT": str(first.port),
+            "AFU9_GITHUB_PORT": str(free_port()),
+            "AFU9_OBSERVABILITY_PORT": str(free_port()),
+        }
         result = run_afu9("up", data_dir=tmp_path / "second", env=env)
 
     assert result.returncode == 1

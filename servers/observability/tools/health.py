@@ -1,0 +1,106 @@
+"""Toolset ``health``: a green / yellow / red verdict with reasons, per ECS service and for the whole system."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+from servers.observability.arguments import Cluster, Service
+from servers.observability.deps import ObservabilityDeps
+from servers.observability.health import Signals, db_signals, judge, signals_of, silent
+from servers.observability.models import ServiceHealth, SystemHealth
+from shared.errors import CallError, InvalidRequest
+from shared.toolset import Toolset
+
+__all__ = ["health"]
+
+health = Toolset(
+    "health",
+    "Green/yellow/red health with reasons: one ECS service, or every configured service and database.",
+    start_with="get_service_health",
+)
+
+_RANK = {"green": 0, "yellow": 1, "red": 2}
+
+
+@health.read(title="Get a service's health", open_world=True)
+async def get_service_health(deps: ObservabilityDeps, cluster: Cluster, service: Service) -> ServiceHealth:
+    """Go / no-go for an ECS service, e.g. after a deployment: green, yellow or red with every reason (tasks
+    running vs desired, rollout, load balancer target health, alarms in ALARM, 5xx rate, p99 latency, the
+    configured databases). Then get_service_metrics, list_alarms or tail_task_logs on what is not green."""
+    settings = deps.settings
+    end = datetime.now(UTC)
+    signals = await signals_of(
+        deps.aws, settings, cluster, service, end - timedelta(minutes=settings.health_window_minutes), end
+    )
+    account, region = await deps.aws.identity()
+    return _health(f"{cluster.rsplit('/', 1)[-1]}/{service.rsplit('/', 1)[-1]}", signals, deps, account, region)
+
+
+@health.read(title="Get the system's health", open_world=True)
+async def get_system_health(deps: ObservabilityDeps) -> SystemHealth:
+    """One verdict per configured ECS service and RDS database (AFU9_OBSERVABILITY_SERVICES, _DB_INSTANCES)
+    and the worst of them: the factory's go / no-go in one call. Then get_service_health on a red one."""
+    settings = deps.settings
+    if not settings.services and not settings.db_instances:
+        raise InvalidRequest(
+            "No service is configured for the system view: an operator sets AFU9_OBSERVABILITY_SERVICES "
+            "(cluster/service, comma-separated) and AFU9_OBSERVABILITY_DB_INSTANCES. get_service_health works "
+            "without them."
+        )
+    end = datetime.now(UTC)
+    start = end - timedelta(minutes=settings.health_window_minutes)
+    account, region = await deps.aws.identity()
+    service_only = settings.model_copy(update={"db_instances": []})  # databases are judged once, on their own
+
+    async def one(entry: str) -> ServiceHealth:
+        cluster, _, service = entry.partition("/")
+        try:
+            signals = await signals_of(deps.aws, service_only, cluster, service, start, end)
+        except CallError as error:
+            signals = Signals(unknown=[f"service: {str(error)[:200]}"])
+        return _health(entry, signals, deps, account, region)
+
+    answers = list(await asyncio.gather(*(one(entry) for entry in settings.services)))
+    if settings.db_instances:
+        try:
+            databases = await db_signals(deps.aws, settings.db_instances, start, end)
+        except CallError as error:
+            databases = []
+            answers.append(_health("db:*", Signals(unknown=[f"databases: {str(error)[:200]}"]), deps, account, region))
+        for database in databases:
+            signals = Signals(databases=[database], unknown=silent([database]))
+            answers.append(_health(f"db:{database.instance}", signals, deps, account, region))
+    answers.sort(key=lambda answer: -_RANK[answer.verdict])
+    verdict = answers[0].verdict if answers else "green"
+    return SystemHealth(account=account, region=region, verdict=verdict, go=verdict == "green", services=answers)
+
+
+def _health(name: str, signals: Signals, deps: ObservabilityDeps, account: str, region: str) -> ServiceHealth:
+    verdict = judge(signals, deps.settings)
+    color = verdict.color
+    if signals.unknown and not verdict.reasons:
+        color = "yellow"  # nothing could be read: not a reason to go
+    if color == "green":
+        next_step = "Go." if not signals.unknown else "Go, after a look at what could not be read."
+    else:
+        signal = verdict.reasons[0].signal if verdict.reasons else "unknown"
+        next_step = {
+            "ecs": "tail_task_logs on a stopped or failing task; get_service_metrics for CPU and memory.",
+            "rollout": "Wait and ask again, or see the deploy server's diagnosis of the deployment.",
+            "targets": "tail_task_logs: targets fail their health check; check the health check path and port.",
+            "alarms": "get_alarm_history on the alarms named, then list_alarms for their reasons.",
+            "errors": "search_logs or query_logs for the errors; get_service_metrics for when they started.",
+            "latency": "get_metric_series on TargetResponseTime; get_service_metrics for CPU and memory.",
+            "database": "get_metric_series on the database's AWS/RDS metrics.",
+        }.get(signal, "Check the signals listed as unknown.")
+    return ServiceHealth(
+        account=account,
+        region=region,
+        service=name,
+        verdict=color,
+        go=color == "green",
+        reasons=verdict.reasons,
+        unknown=signals.unknown,
+        next=next_step,
+    )
