@@ -18,52 +18,15 @@ from typing import Any
 
 from servers.observability.deps import ObservabilityDeps
 from servers.observability.settings import ObservabilitySettings
-from shared.aws import AwsClients
 from shared.db import Database
+from tests.moto_aws import REGION, boto, clients, moto_url
 
 __all__ = ["REGION", "World", "clients", "deps", "moto_url", "pinned_arguments", "seed", "settings_overrides"]
 
-REGION = "eu-central-1"
-CREDENTIALS = ("testing", "testing")
 SECRET_LINE = "connecting with password=hunter2-very-secret and AKIAIOSFODNN7EXAMPLE"
 
 _lock = threading.RLock()
-_url: str | None = None
 _seeded: World | None = None
-
-
-def moto_url() -> str:
-    """The endpoint of this process's moto server (started on first use; a daemon thread, gone with the process)."""
-    global _url
-    with _lock:
-        if _url is None:
-            from moto.server import ThreadedMotoServer
-
-            from tests.processes import free_port
-
-            port = free_port()
-            server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-            server.start()
-            _url = f"http://127.0.0.1:{port}"
-        return _url
-
-
-def clients() -> AwsClients:
-    """AWS clients on the moto server, one attempt per call (moto answers gaps with 500s)."""
-    return AwsClients(region=REGION, endpoint_url=moto_url(), max_attempts=1, credentials=CREDENTIALS)
-
-
-def boto(service: str) -> Any:
-    """A plain boto3 client on the moto server, for seeding and checking."""
-    import boto3
-
-    return boto3.client(
-        service,
-        region_name=REGION,
-        endpoint_url=moto_url(),
-        aws_access_key_id=CREDENTIALS[0],
-        aws_secret_access_key=CREDENTIALS[1],
-    )
 
 
 @dataclass(frozen=True)
