@@ -50,7 +50,11 @@ async def test_up_on_a_fresh_folder_serves_factory_prints_how_to_connect_and_sto
     sig: signal.Signals, tmp_path: Path
 ) -> None:
     # No AFU9_DATA_DIR: the embedded default (.afu9 under the working folder) is created on first run.
-    other_ports = {"AFU9_GITHUB_PORT": str(free_port()), "AFU9_OBSERVABILITY_PORT": str(free_port())}
+    other_ports = {
+        "AFU9_GITHUB_PORT": str(free_port()),
+        "AFU9_DEPLOY_PORT": str(free_port()),
+        "AFU9_OBSERVABILITY_PORT": str(free_port()),
+    }
     with afu9_http("up", cwd=tmp_path, env=other_ports, port_env="AFU9_FACTORY_PORT") as server:
         stdout = wait_until(
             lambda: "Press Ctrl+C" in server.stdout() and server.stdout(), timeout=30, what="the banner of afu9 up"
@@ -78,6 +82,7 @@ def test_up_tells_clients_to_send_a_token_when_tokens_are_configured(tmp_path: P
     env = {
         "AFU9_HTTP_TOKENS": "ci:secret-1-secret-1-secret-1",
         "AFU9_GITHUB_PORT": str(free_port()),
+        "AFU9_DEPLOY_PORT": str(free_port()),
         "AFU9_OBSERVABILITY_PORT": str(free_port()),
     }
     with afu9_http("up", cwd=tmp_path, data_dir=tmp_path, env=env, port_env="AFU9_FACTORY_PORT") as server:
@@ -121,6 +126,7 @@ def test_up_exits_1_with_a_logged_reason_when_the_factory_port_is_taken(tmp_path
         env = {
             "AFU9_FACTORY_PORT": str(first.port),
             "AFU9_GITHUB_PORT": str(free_port()),
+            "AFU9_DEPLOY_PORT": str(free_port()),
             "AFU9_OBSERVABILITY_PORT": str(free_port()),
         }
         result = run_afu9("up", data_dir=tmp_path / "second", env=env)

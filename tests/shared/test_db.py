@@ -22,6 +22,8 @@ from sqlalchemy.engine import make_url
 
 from orchestrator import schema as orchestrator_schema
 from orchestrator.schema import MIGRATIONS as ORCHESTRATOR
+from servers.deploy import schema as deploy_schema  # noqa: F401 - its tables join the shared metadata
+from servers.deploy.deps import MIGRATIONS as DEPLOY
 from servers.factory import schema as factory_schema
 from servers.factory.deps import MIGRATIONS as FACTORY
 from servers.github import schema as github_schema  # noqa: F401 - its tables join the shared metadata
@@ -34,7 +36,7 @@ from tests.demo.server import MIGRATIONS as DEMO
 from tests.tcp_proxy import TcpProxy
 
 ENV = Path(schema.__file__).parent / "migrations"
-OWNERS = (KIT_MIGRATIONS, FACTORY, GITHUB, ORCHESTRATOR, DEMO)
+OWNERS = (KIT_MIGRATIONS, FACTORY, GITHUB, DEPLOY, ORCHESTRATOR, DEMO)
 KPI_IDS = {
     "cycle_time",
     "throughput",
