@@ -207,10 +207,10 @@ async def test_a_rollout_is_followed_with_progress_until_it_completes(
     for answer in (in_progress, in_progress, done):
         stub.add_response("describe_services", answer, {"cluster": "c", "services": ["api"]})
         stub.add_response("list_service_deployments", {"serviceDeployments": []}, None)
-    progress: list[tuple[float, float | None, str | None]] = []
+    reported: list[tuple[float, float | None, str | None]] = []
 
-    async def seen(value: float, total: float | None, message: str | None) -> None:
-        progress.append((value, total, message))
+    async def seen(progress: float, total: float | None, message: str | None) -> None:
+        reported.append((progress, total, message))
 
     with stub:
         result = await served.client.call_tool(
@@ -221,8 +221,8 @@ async def test_a_rollout_is_followed_with_progress_until_it_completes(
     assert state["outcome"] == "completed"
     assert state["deployment"]["task_definition"] == "api:7"
     assert state["events"][0]["message"].endswith("steady state.")
-    assert len(progress) == 2
-    assert progress[0][2] == "1/2 running, rollout IN_PROGRESS"
+    assert len(reported) == 2
+    assert reported[0][2] == "1/2 running, rollout IN_PROGRESS"
     assert "get_service_health" in state["next"]
 
 
