@@ -10,7 +10,7 @@ rollback. Both are read; a region or emulator without the second leaves it out w
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -62,7 +62,9 @@ def text(value: object, limit: int = _TEXT) -> str:
 
 
 def iso(moment: object) -> str | None:
-    return moment.isoformat().replace("+00:00", "Z") if isinstance(moment, datetime) else None
+    if not isinstance(moment, datetime):
+        return None
+    return (moment.astimezone(UTC) if moment.tzinfo else moment).isoformat().replace("+00:00", "Z")
 
 
 class ContainerImage(BaseModel):

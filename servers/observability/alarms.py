@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from servers.observability.metrics import Resources
@@ -27,7 +27,9 @@ def _text(value: object) -> str:
 
 
 def _iso(moment: object) -> str | None:
-    return moment.isoformat().replace("+00:00", "Z") if isinstance(moment, datetime) else None
+    if not isinstance(moment, datetime):
+        return None
+    return (moment.astimezone(UTC) if moment.tzinfo else moment).isoformat().replace("+00:00", "Z")
 
 
 def alarm_of(raw: Mapping[str, Any], kind: str) -> Alarm:

@@ -189,6 +189,8 @@ async def signals_of(
     found = await resources_of(aws, cluster, service)
     signals = Signals()
     _ecs(found.described, signals)
+    if found.unread is not None:
+        signals.unknown.append(f"targets: {found.unread}")
 
     async def guarded(what: str, read: Any) -> None:
         try:
@@ -219,7 +221,7 @@ def _ecs(described: Mapping[str, Any], signals: Signals) -> None:
 
 
 async def _targets(aws: AwsClients, found: Resources, signals: Signals) -> None:
-    if not found.target_groups:
+    if not found.target_groups or found.unread is not None:
         return
     states: Counter[str] = Counter()
     for arn in found.target_groups:

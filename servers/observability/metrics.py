@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared.aws import AwsClients
-from shared.errors import NotFound
+from shared.errors import CallError, NotFound
 
 __all__ = ["Query", "Resources", "granularity", "metric_data", "period_for", "resources_of", "service_figures"]
 
@@ -94,6 +94,7 @@ class Resources:
     target_groups: list[str] = field(default_factory=list[str])  # ARNs
     target_group_dimensions: list[str] = field(default_factory=list[str])  # targetgroup/name/id
     load_balancer_dimensions: list[str] = field(default_factory=list[str])  # app/name/id
+    unread: str | None = None  # why the target groups could not be read (their metrics and health are unknown)
 
 
 async def resources_of(aws: AwsClients, cluster: str, service: str) -> Resources:
@@ -110,7 +111,11 @@ async def resources_of(aws: AwsClients, cluster: str, service: str) -> Resources
     arns = [str(lb["targetGroupArn"]) for lb in described.get("loadBalancers") or [] if lb.get("targetGroupArn")]
     found.target_groups = list(dict.fromkeys(arns))
     if found.target_groups:
-        groups = await aws.call("elbv2", "DescribeTargetGroups", TargetGroupArns=found.target_groups)
+        try:
+            groups = await aws.call("elbv2", "DescribeTargetGroups", TargetGroupArns=found.target_groups)
+        except CallError as error:  # the service is still described; what needs the groups says it is unknown
+            found.unread = str(error)[:200]
+            return found
         for group in groups.get("TargetGroups") or []:
             found.target_group_dimensions.append(str(group["TargetGroupArn"]).split(":")[-1])
             for arn in group.get("LoadBalancerArns") or []:

@@ -79,12 +79,12 @@ async def get_system_health(deps: ObservabilityDeps) -> SystemHealth:
 def _health(name: str, signals: Signals, deps: ObservabilityDeps, account: str, region: str) -> ServiceHealth:
     verdict = judge(signals, deps.settings)
     color = verdict.color
-    if signals.unknown and not verdict.reasons:
-        color = "yellow"  # nothing could be read: not a reason to go
+    if signals.unknown and color == "green":
+        color = "yellow"  # a signal that could not be read is no reason to go
     if color == "green":
-        next_step = "Go." if not signals.unknown else "Go, after a look at what could not be read."
+        next_step = "Go."
     else:
-        signal = verdict.reasons[0].signal if verdict.reasons else "unknown"
+        worst = verdict.reasons[0] if verdict.reasons and verdict.reasons[0].level != "green" else None
         next_step = {
             "ecs": "tail_task_logs on a stopped or failing task; get_service_metrics for CPU and memory.",
             "rollout": "Wait and ask again, or see the deploy server's diagnosis of the deployment.",
@@ -93,7 +93,10 @@ def _health(name: str, signals: Signals, deps: ObservabilityDeps, account: str, 
             "errors": "search_logs or query_logs for the errors; get_service_metrics for when they started.",
             "latency": "get_metric_series on TargetResponseTime; get_service_metrics for CPU and memory.",
             "database": "get_metric_series on the database's AWS/RDS metrics.",
-        }.get(signal, "Check the signals listed as unknown.")
+        }.get(
+            worst.signal if worst else "unknown",
+            "Not a go until what is listed under unknown can be read (a permission missing?): fix it, ask again.",
+        )
     return ServiceHealth(
         account=account,
         region=region,
