@@ -70,6 +70,7 @@ MAX_PUSH = 1000  # paths written or deleted by one push_files commit
 PATCH_LIMIT = 3000  # characters of one file's patch
 PATCHES_LIMIT = 20_000  # characters of all patches of one answer
 BLOB_LIMIT = 100 * 1024 * 1024  # GitHub's own limit for a blob read through the API
+READ_LIMIT = 25 * 1024 * 1024  # bytes of a file the tools read (in memory, windowed): a larger one is refused
 
 
 # Models carry no docstrings on purpose: a docstring becomes a description in every output schema, and every
@@ -320,8 +321,20 @@ class Content:
     html_url: str | None
 
 
-async def read_content(github: GitHubClient, owner: str, repo: str, path: str, ref: str | None) -> Content:
-    """The file or directory at ``path`` (``""``: the root) at ``ref``; files over 1 MB are read as blobs."""
+async def read_content(
+    github: GitHubClient,
+    owner: str,
+    repo: str,
+    path: str,
+    ref: str | None,
+    *,
+    max_bytes: int | None = None,
+    reader: str = "get_file_contents",
+) -> Content:
+    """The file or directory at ``path`` (``""``: the root) at ``ref``; files over 1 MB are read as blobs, and
+    a file over ``max_bytes`` (default ``READ_LIMIT``) is refused from its size, before its blob is downloaded
+    (``reader`` names what refuses it)."""
+    limit = READ_LIMIT if max_bytes is None else max_bytes
     where = safe_path(path)
     answer = await github.request(
         "GET",
@@ -345,6 +358,11 @@ async def read_content(github: GitHubClient, owner: str, repo: str, path: str, r
             raw = _decoded(content)
         elif (size or 0) > BLOB_LIMIT:
             raise InvalidRequest(f"{where} is {size} bytes, more than GitHub serves through its API (100 MB).")
+        elif (size or 0) > limit:
+            raise InvalidRequest(
+                f"{where} is {size} bytes, more than {reader} reads ({limit} bytes); its blob sha is {sha} "
+                "(a clone or the raw URL gets it whole)."
+            )
         elif sha and (size or 0) > 0:
             blob = await github.request("GET", repo_path(owner, repo, "git", "blobs", sha))
             raw = _decoded(text(blob.data, "content") or "")

@@ -569,7 +569,8 @@ async def _names(deps: GitHubDeps, owner: str, repo: str, kind: str) -> list[str
 async def _file(deps: GitHubDeps, owner: str, repo: str, path: str, ref: str | None) -> str | Blob:
     """A file for a resource: its text (hidden characters and HTML comments removed), a binary file's bytes (a
     NUL byte or not UTF-8, as GitHub tells them) with the mime type of its extension, or a directory's listing."""
-    content = await read_content(deps.github, owner, repo, path, ref)
+    # A text of RESOURCE_LIMIT characters is at most 4 bytes each: a larger file is refused before it is read.
+    content = await read_content(deps.github, owner, repo, path, ref, max_bytes=4 * RESOURCE_LIMIT, reader="a resource")
     if content.entries is not None:
         return "\n".join(f"{entry.path}/" if entry.type == "dir" else entry.path for entry in content.entries)
     whole = as_text(content.data)

@@ -734,6 +734,25 @@ async def test_a_binary_file_resource_past_the_limit_is_an_error_with_a_sentence
     )
 
 
+async def test_a_file_too_large_to_read_is_refused_from_its_size_before_its_blob_is_downloaded(
+    github: Client, github_state: FakeGitHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from servers.github import repos
+
+    monkeypatch.setattr(repos, "READ_LIMIT", 1_500_000)
+    big = b"x" * (4 * RESOURCE_LIMIT + 1)  # more than a resource serves, whatever the encoding
+    commit_files(_shop(github_state), "main", {"dump.sql": big, "mid.txt": b"y" * 1_600_000}, "dumps")
+
+    with pytest.raises(MCPError) as refused:
+        await github.read_resource("repo://octo/shop/contents/dump.sql")
+    tool = await _refused(github, "get_file_contents", **SHOP, path="mid.txt")
+
+    assert refused.value.message.startswith(f"dump.sql is {len(big)} bytes, more than a resource reads (")
+    assert "its blob sha is" in refused.value.message
+    assert "mid.txt is 1600000 bytes, more than get_file_contents reads (1500000 bytes)" in tool
+    assert not any("/git/blobs/" in path for _, path in github_state.calls)
+
+
 async def test_owner_repo_and_branch_of_a_file_resource_complete_from_the_credentials_repositories(
     github: Client, github_state: FakeGitHub
 ) -> None:
