@@ -193,10 +193,6 @@ class GitHubClient(Dependency):
         data = raw.json() if raw.content else None
         return GitHubAnswer(status=raw.status_code, data=data, headers=dict(raw.headers))
 
-    async def request_text(self, method: str, path: str, *, params: Mapping[str, Any] | None = None) -> str:
-        """One REST call answered with plain text (a job's log: GitHub redirects to the download, followed)."""
-        return (await self._send(method, path, params=params)).text
-
     async def request_chunks(
         self,
         method: str,
@@ -209,12 +205,13 @@ class GitHubClient(Dependency):
         """One REST call answered with text, read as it arrives: ``consume`` gets it piece by piece (decoded, at
         most 64 KiB each), so a large answer (a job's log, followed through GitHub's redirect) is never held
         whole. Reading stops after ``max_bytes`` bytes: True says the answer was read to its end, False that it
-        was cut there. Failures are translated as :meth:`request` translates them, its deadline covers the
-        whole exchange (the body included), and the body is read holding a place under the concurrency cap."""
+        was cut there. Failures are translated as :meth:`request` translates them, its deadline
+        (``AFU9_GITHUB_DOWNLOAD_TIMEOUT_SECONDS``) covers the whole exchange (the body included), and the body is
+        read holding a place under the concurrency cap."""
         from shared.http_client import outcome_of, transport_failure
 
         github = self.github
-        limit = self.settings.timeout_seconds
+        limit = self.settings.download_timeout_seconds
         shown = "/" + path.lstrip("/")
         try:
             # Within `github`, githubkit keeps the exchange's HTTP client open until the body has been read.

@@ -62,6 +62,13 @@ class GitHubSettings(ServerSettings):
         description="Longest wait for one GitHub request, its retries and its whole answer included; past it the "
         "call fails saying whether anything may have changed.",
     )
+    download_timeout_seconds: float = Field(
+        default=120.0,
+        ge=0.1,
+        le=3600,
+        description="Longest a download read as it arrives may take (a job's log, up to 64 MB), the whole body "
+        "included.",
+    )
     retry_wait_seconds: float = Field(
         default=10.0,
         ge=0,

@@ -368,7 +368,7 @@ async def test_a_log_is_read_as_it_arrives_keeping_memory_bounded_and_stops_at_t
 async def test_a_log_that_trickles_in_past_the_deadline_or_breaks_off_is_an_error_saying_what_to_do(
     github_settings: Callable[..., GitHubSettings],
 ) -> None:
-    slow = github_settings(timeout_seconds=0.3)
+    slow = github_settings(download_timeout_seconds=0.3)  # the download's own deadline, not a request's
     with anyio.fail_after(3), pytest.raises(DependencyUnavailable) as late:
         await _read(slow, _Download(5000, pause=0.1))  # each piece in time, the whole too late
     assert str(late.value) == (
