@@ -76,6 +76,9 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+_WIRE_LOGGERS = ("botocore", "boto3", "urllib3", "s3transfer")
+
+
 def configure_logging(level: str = "INFO") -> None:
     """Send every log record, as redacted JSON, to stderr (replacing handlers set before)."""
     handler = logging.StreamHandler(sys.stderr)
@@ -91,3 +94,7 @@ def configure_logging(level: str = "INFO") -> None:
         logger.propagate = True
     logging.getLogger("uvicorn.access").setLevel("WARNING")
     logging.getLogger("alembic").setLevel("WARNING")
+    # At DEBUG, botocore logs every request and response body (task definitions' environment values, secret
+    # values read by GetSecretValue) and the redaction filter knows secrets only by their look: never below INFO.
+    for name in _WIRE_LOGGERS:
+        logging.getLogger(name).setLevel(max(logging.INFO, logging.getLogger().level))

@@ -13,7 +13,19 @@ from shared.logs import configure_logging
 
 TOKEN = "ghp_" + "Q" * 36
 AWS_KEY_ID = "AKIAIOSFODNN7EXAMPLE"
-_ROUTED = ("mcp", "uvicorn", "uvicorn.error", "uvicorn.access", "httpx", "sqlalchemy", "alembic")
+_ROUTED = (
+    "mcp",
+    "uvicorn",
+    "uvicorn.error",
+    "uvicorn.access",
+    "httpx",
+    "sqlalchemy",
+    "alembic",
+    "botocore",
+    "boto3",
+    "urllib3",
+    "s3transfer",
+)
 
 
 @pytest.fixture
@@ -124,6 +136,20 @@ def test_the_sdk_and_library_loggers_come_out_as_the_same_redacted_json(
     first, second = _lines(json_logs)
     assert (first["logger"], first["msg"]) == ("mcp.server.lowlevel", "session token [REDACTED]")
     assert (second["logger"], second["msg"]) == ("sqlalchemy.engine", "connect postgresql://u:[REDACTED]@h/d")
+
+
+def test_at_debug_aws_wire_bodies_are_never_logged(json_logs: pytest.CaptureFixture[str]) -> None:
+    _configure(json_logs, "DEBUG")
+    body = b'{"SecretString": "{\\"password\\": \\"plain-words-no-pattern\\"}"}'
+    logging.getLogger("botocore.parsers").debug("Response body:\n%r", body)
+    logging.getLogger("botocore.endpoint").debug("Sending http request: %s", body)
+    logging.getLogger("urllib3.connectionpool").debug("response %s", body)
+    logging.getLogger("botocore.credentials").info("Found credentials in environment variables.")
+    logging.getLogger("afu9.test").debug("our own debug line")
+
+    lines = _lines(json_logs)
+    assert "plain-words-no-pattern" not in json.dumps(lines)
+    assert [line["logger"] for line in lines] == ["botocore.credentials", "afu9.test"]
 
 
 def test_a_malformed_logging_call_does_not_break_its_caller(json_logs: pytest.CaptureFixture[str]) -> None:
