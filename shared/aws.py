@@ -199,6 +199,7 @@ class AwsClients:
     def _run(self, service: str, operation: str, params: Mapping[str, Any], *, probe: bool, call: bool) -> Any:
         """Make (or reuse) the client and, when ``call``, run the operation; boto3's errors become kit errors."""
         from botocore.exceptions import BotoCoreError, ClientError  # pyright: ignore[reportMissingTypeStubs]
+        from botocore.parsers import ResponseParserError  # pyright: ignore[reportMissingTypeStubs]
 
         action = f"{service}:{operation}" if operation else service
         try:
@@ -208,7 +209,7 @@ class AwsClients:
             method, api = _operation(client, service, operation)
             action = f"{client.meta.service_model.signing_name or service}:{api}"
             return getattr(client, method)(**params)
-        except (BotoCoreError, ClientError) as error:
+        except (BotoCoreError, ClientError, ResponseParserError) as error:
             translated = self._translate(error, service, action)
             if translated is None:
                 raise
@@ -276,6 +277,11 @@ class AwsClients:
             return DependencyUnavailable(
                 f"Could not reach AWS {service} {where} for {action} {because}. Nothing was changed by this call. "
                 "Retry later."
+            )
+        if type(error).__name__ == "ResponseParserError":  # an answer that is not AWS's (a proxy's page, an emulator)
+            return UpstreamError(
+                f"AWS {service} answered {action} {where} with something that is not an AWS answer {because}. "
+                f"{_outcome(api)} Retry later."
             )
         if isinstance(error, aws.HTTPClientError):  # read timeout, connection dropped: it may have been sent
             return DependencyUnavailable(

@@ -302,3 +302,38 @@ def test_importing_the_module_does_not_import_boto3() -> None:
     probe = "import sys, shared.aws; print(sorted(m for m in ('boto3', 'botocore') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.strip() == "[]"
+
+
+async def test_an_answer_that_is_not_awss_is_an_upstream_error_not_a_crash(credentials: None) -> None:
+    """A proxy's or an emulator's HTML page where AWS's JSON should be (botocore's parser fails outside its own
+    error hierarchy)."""
+    import http.server
+    import threading
+
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("content-length", "0")))
+            body = b"<!doctype html><title>Gateway</title>"
+            self.send_response(200)
+            self.send_header("content-type", "text/xml")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the stdlib's name
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        clients = AwsClients(REGION, endpoint_url=f"http://127.0.0.1:{server.server_address[1]}", max_attempts=1)
+        with pytest.raises(UpstreamError) as caught:
+            await clients.call("cloudformation", "DescribeStacks")  # an XML API: HTML is not XML
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert str(caught.value).startswith(
+        f"AWS cloudformation answered cloudformation:DescribeStacks in region {REGION} with something that is not "
+        "an AWS answer"
+    )
+    assert "Nothing was changed by this call" in str(caught.value)
