@@ -320,7 +320,7 @@ async def test_an_answer_that_is_not_awss_is_an_upstream_error_not_a_crash(crede
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the stdlib's name
+        def log_message(self, format: str, *args: object) -> None:
             pass
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
