@@ -16,6 +16,7 @@ from shared.server import DatabaseDeps
 
 if TYPE_CHECKING:
     from servers.deploy.history import History
+    from servers.deploy.watcher import Watcher
     from shared.idempotency import Idempotency
 
 __all__ = ["MIGRATIONS", "DeployDeps"]
@@ -27,7 +28,7 @@ MIGRATIONS = Migrations(DeploySettings.server, Path(__file__).parent / "migratio
 @dataclass
 class DeployDeps(DatabaseDeps):
     """The database (audit trail, idempotency keys, deployment history, captured failures), AWS clients (ECS,
-    ELBv2, CloudFormation, Secrets Manager), the settings."""
+    ELBv2, CloudFormation, Secrets Manager), the watcher of ``watch_services``, the settings."""
 
     aws: AwsClients
     settings: DeploySettings
@@ -38,11 +39,18 @@ class DeployDeps(DatabaseDeps):
         return cls(database=database, aws=AwsClients.from_environment(), settings=settings)
 
     def parts(self) -> Sequence[Dependency]:
-        return (self.database, self.aws_part)
+        return (self.database, self.aws_part, self.watcher)
 
     @functools.cached_property
     def aws_part(self) -> AwsPart:
         return AwsPart(self.aws)
+
+    @functools.cached_property
+    def watcher(self) -> Watcher:
+        """The background watcher of ``watch_services`` (off when none are named)."""
+        from servers.deploy.watcher import Watcher
+
+        return Watcher(self.settings, self.aws, lambda: self.history)
 
     @functools.cached_property
     def history(self) -> History:

@@ -13,6 +13,17 @@ from pydantic import BaseModel, Field
 
 from servers.deploy.arguments import Cluster, Container, Cursor, Key, Service
 from servers.deploy.deps import DeployDeps
+from servers.deploy.diagnosis import (
+    TargetState,
+    TaskFailure,
+    counts_of,
+    failure_events,
+    failure_of,
+    short_name,
+    stopped_tasks,
+    target_health,
+    verdict_of,
+)
 from servers.deploy.rollouts import (
     ContainerImage,
     Deployment,
@@ -30,7 +41,7 @@ from servers.deploy.rollouts import (
     short_definition,
     task_definition,
 )
-from shared.errors import InvalidRequest, NotFound
+from shared.errors import CallError, InvalidRequest, NotFound
 from shared.pagination import decode_cursor, encode_cursor
 from shared.timestamps import utc
 from shared.toolset import Toolset
@@ -114,6 +125,22 @@ class HistoryPage(BaseModel):
     next_cursor: str | None = Field(description="Pass back for older ones.")
 
 
+async def _capture(deps: DeployDeps, cluster: str, service: str, deployments: list[Deployment]) -> str | None:
+    """When a deployment shows failed tasks, store the stopped tasks ECS still has (it forgets them within
+    about an hour); a note when that could not be done (the answer is given anyway)."""
+    if not any(d.failed_tasks or d.rollout_state == "FAILED" for d in deployments):
+        return None
+    try:
+        await deps.history.captured(await stopped_tasks(deps.aws, cluster, service, None))
+    except CallError as error:
+        return f"failed tasks not captured: {str(error)[:200]}"
+    return None
+
+
+def _notes(*notes: str | None) -> str | None:
+    return "; ".join(note for note in notes if note) or None
+
+
 async def _where(deps: DeployDeps) -> Where:
     account, region = await deps.aws.identity()
     return Where(account=account, region=region)
@@ -132,6 +159,7 @@ async def describe_service(
     described = await service_of(deps.aws, cluster, service)
     definition, _ = await task_definition(deps.aws, str(described.get("taskDefinition")))
     found, note = await service_deployments(deps.aws, cluster, service)
+    captured = await _capture(deps, cluster, service, deployments_of(described))
     breaker = ((described.get("deploymentConfiguration") or {}).get("deploymentCircuitBreaker")) or {}
     since = datetime.now(UTC) - timedelta(minutes=events_minutes)
     return ServiceView(
@@ -151,7 +179,7 @@ async def describe_service(
         deployments=deployments_of(described),
         service_deployments=found,
         events=events_of(described, since, 20),
-        note=note,
+        note=_notes(note, captured),
     )
 
 
@@ -262,6 +290,7 @@ async def get_deployment(
             message=f"{chosen.running}/{chosen.desired} running, rollout {chosen.rollout_state or 'unknown'}",
         )
         await asyncio.sleep(POLL_SECONDS)
+    captured = await _capture(deps, cluster, service, [chosen])
     if outcome != "in_progress":
         await deps.history.finished(
             cluster, service, chosen.id, outcome, chosen.rollout_reason or (newest.reason if newest else None), None
@@ -275,7 +304,7 @@ async def get_deployment(
         outcome=outcome,
         waited_seconds=round(time.monotonic() - started, 1),
         events=events_of(described, since, 10),
-        note=note,
+        note=_notes(note, captured),
         next=_next(outcome),
     )
 
@@ -419,4 +448,68 @@ def _item(row: Any) -> HistoryItem:
         rollback_of=row["rollback_of"],
         started_at=iso(started) or "",
         duration_seconds=round(duration, 1) if duration is not None else None,
+    )
+
+
+# -- diagnose_deployment -----------------------------------------------------------------------------------------
+
+COUNTED = 500  # stored failures read for the counts per category
+
+
+class Diagnosis(Where):
+    service: str = Field(description="cluster/service.")
+    window_minutes: int = Field(description="The window looked at, in minutes back from now.")
+    verdict: str = Field(description="The most likely cause and what to do next, in one line.")
+    cause: str | None = Field(
+        description="The most likely cause: image_pull, secrets, resource_init, out_of_memory, health_check, "
+        "application_exit or unknown; none when nothing failed."
+    )
+    counts: dict[str, int] = Field(description="Failed tasks in the window per category, most first.")
+    failures: list[TaskFailure] = Field(description="Failed tasks, newest first, as captured (ECS forgets them).")
+    captured_now: int = Field(description="Failed tasks this call found at ECS and stored.")
+    deployments: list[Deployment] = Field(description="The service's current deployments, PRIMARY first.")
+    events: list[ServiceEvent] = Field(description="Service events in the window about failures, newest first.")
+    targets: list[TargetState] = Field(description="Health of the service's load balancer targets, unhealthy first.")
+    note: str | None = Field(default=None, description="What could not be read.")
+
+
+@rollouts.read(title="Diagnose a failed deployment", open_world=True)
+async def diagnose_deployment(
+    deps: DeployDeps,
+    cluster: Cluster,
+    service: Service,
+    since_minutes: Annotated[
+        int, Field(ge=1, le=10080, description="Look back this many minutes (stored failures reach further).")
+    ] = 180,
+    limit: Annotated[int, Field(ge=1, le=100, description="Failed tasks shown at most.")] = 20,
+) -> Diagnosis:
+    """Why an ECS service's tasks fail: each stopped task with its stop code, reason and per-container exit
+    codes, classified (image_pull, secrets, resource_init, out_of_memory, health_check, application_exit),
+    counts per cause, service events about failures, target health, and a verdict with what to do next.
+    Failures are stored when seen (here or by the watcher), so they stay after ECS forgets them (~1 h).
+    Then rollback_deployment, check_task_secrets, or the observability server's tail_task_logs."""
+    since = datetime.now(UTC) - timedelta(minutes=since_minutes)
+    described = await service_of(deps.aws, cluster, service)
+    captured_now = await deps.history.captured(await stopped_tasks(deps.aws, cluster, service, since))
+    rows = await deps.history.failures(short_name(cluster), short_name(service), since=since, limit=COUNTED)
+    failures = [failure_of(row) for row in rows]
+    targets, note = await target_health(deps.aws, described)
+    events = failure_events(described, since)
+    deployments = deployments_of(described)
+    current = primary(deployments)
+    rollout = (current.rollout_reason or "failed") if current and current.rollout_state == "FAILED" else None
+    cause, verdict = verdict_of(failures, targets, events, rollout, since_minutes)
+    return Diagnosis(
+        **(await _where(deps)).model_dump(),
+        service=f"{short_name(cluster)}/{described.get('serviceName') or short_name(service)}",
+        window_minutes=since_minutes,
+        verdict=verdict,
+        cause=cause,
+        counts=counts_of(failures),
+        failures=failures[:limit],
+        captured_now=captured_now,
+        deployments=deployments,
+        events=events,
+        targets=targets,
+        note=note,
     )

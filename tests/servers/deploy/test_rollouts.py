@@ -278,6 +278,30 @@ async def test_a_failed_rollout_that_the_circuit_breaker_rolled_back_says_so(ser
         },
         None,
     )
+    stopped = f"{ARN}:task/c/0badc0de"
+    stub.add_response(
+        "list_tasks", {"taskArns": [stopped]}, {"cluster": "c", "serviceName": "api", "desiredStatus": "STOPPED"}
+    )
+    stub.add_response(
+        "describe_tasks",
+        {
+            "tasks": [
+                {
+                    "taskArn": stopped,
+                    "taskDefinitionArn": f"{ARN}:task-definition/api:8",
+                    "lastStatus": "STOPPED",
+                    "desiredStatus": "STOPPED",
+                    "stopCode": "TaskFailedToStart",
+                    "stoppedReason": "CannotPullContainerError: pull image manifest has been retried 5 time(s)",
+                    "stoppedAt": datetime.now(UTC) - timedelta(minutes=1),
+                    "startedBy": "ecs-svc/2",
+                    "containers": [{"name": "app", "lastStatus": "STOPPED"}],
+                }
+            ],
+            "failures": [],
+        },
+        None,
+    )
     with stub:
         state = await _call(served.client, "get_deployment", cluster="c", service="api")
     assert state["outcome"] == "rolled_back"
@@ -285,6 +309,8 @@ async def test_a_failed_rollout_that_the_circuit_breaker_rolled_back_says_so(ser
     assert state["service_deployment"]["circuit_breaker"] == "TRIGGERED (3/3 failures)"
     assert state["service_deployment"]["alarms"] == "TRIGGERED: api-5xx"
     assert "diagnose_deployment" in state["next"]
+    stored = await served.deps.history.failures("c", "api", since=None, limit=10)  # kept before ECS forgets
+    assert [(row["category"], row["deployment_id"]) for row in stored] == [("image_pull", "ecs-svc/2")]
 
 
 async def test_a_running_service_deployment_is_rolled_back_by_ecs(served: Served) -> None:
