@@ -31,6 +31,8 @@ import contextvars
 import functools
 import inspect
 import re
+import types
+import typing
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -40,6 +42,7 @@ from mcp.server.context import CallNext, HandlerResult, ServerMiddleware, Server
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, UnexpectedToolError
 from mcp.server.mcpserver.prompts import Prompt
 from mcp.server.mcpserver.tools import Tool
+from mcp.server.mcpserver.utilities.func_metadata import FuncMetadata
 from mcp.shared.exceptions import MCPError
 from mcp.types import INVALID_PARAMS, CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, ValidationError
@@ -459,6 +462,39 @@ class KitTool(Tool):
         return ToolError(f"Error executing tool {self.name}: {error}")
 
 
+class KitFuncMetadata(FuncMetadata):
+    """The SDK's argument metadata, except that a text argument keeps its text.
+
+    The SDK parses a string that looks like JSON for every argument not typed exactly ``str`` (to undo clients
+    that send a list as JSON text), so an optional text (``str | None``) of ``{"a": 1}``, ``["x"]``, ``null`` or
+    ``true``, such as an issue body, became an object, nothing, or a boolean: refused, or silently changed.
+    """
+
+    def pre_parse_json(self, data: dict[str, Any]) -> dict[str, Any]:
+        parsed = super().pre_parse_json(data)
+        fields = self.arg_model.model_fields
+        for key, value in data.items():
+            field = fields.get(key)
+            if field is not None and isinstance(value, str) and _text_only(field.annotation):
+                parsed[key] = value
+        return parsed
+
+
+def _text_only(annotation: object) -> bool:
+    """Whether an argument takes text and nothing else (``None`` aside): ``str``, ``str | None``, a literal
+    of strings."""
+    if annotation is str:
+        return True
+    if typing.get_origin(annotation) is typing.Annotated:
+        return _text_only(typing.get_args(annotation)[0])
+    if typing.get_origin(annotation) is typing.Literal:
+        return all(isinstance(value, str) for value in typing.get_args(annotation))
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        members = [member for member in typing.get_args(annotation) if member is not type(None)]
+        return bool(members) and all(_text_only(member) for member in members)
+    return False
+
+
 def build_tools(selection: Selection, deps: object, policy: ToolPolicy) -> list[Tool]:
     """The tools ``selection`` serves, bound to ``deps``; write tools refuse while the write gate is closed."""
     tools: list[Tool] = []
@@ -470,8 +506,11 @@ def build_tools(selection: Selection, deps: object, policy: ToolPolicy) -> list[
             fn, name=spec.name, title=spec.title, description=spec.description, annotations=spec.annotations
         )
         output = tool.fn_metadata.output_schema
-        metadata = tool.fn_metadata.model_copy(
-            update={"output_schema": None if output is None else answer_schema(output)}
+        metadata = KitFuncMetadata(
+            arg_model=tool.fn_metadata.arg_model,
+            output_schema=None if output is None else answer_schema(output),
+            output_model=tool.fn_metadata.output_model,
+            wrap_output=tool.fn_metadata.wrap_output,
         )
         # unknown arguments are refused by KitTool.run, before the SDK validates: the schema says so
         parameters = {**lean_schema(tool.parameters, optional_nulls=True), "additionalProperties": False}

@@ -4,6 +4,7 @@ resources answering bytes."""
 from __future__ import annotations
 
 import base64
+import typing
 from typing import Any
 
 import pytest
@@ -324,3 +325,27 @@ async def test_a_resource_answering_a_blob_is_read_as_base64_with_the_blob_s_own
     assert (text.text, text.mime_type) == ("text of notes.md", "text/plain")  # the declared type
     assert isinstance(fixed, BlobResourceContents)
     assert (base64.b64decode(fixed.blob), fixed.mime_type) == (b"\x00\x01", "application/x-demo")
+
+
+@pytest.mark.parametrize("value", ['{"a": 1}', '["x", "y"]', "null", "true", "42", '"quoted"', "plain"])
+async def test_a_text_argument_keeps_text_that_looks_like_json(value: str) -> None:
+    """The SDK parses JSON-looking strings for arguments not typed exactly ``str``; a text stays text."""
+    echo = Toolset("echo", "Echo")
+    seen: list[object] = []
+
+    @echo.read(title="Echo a note")
+    async def echo_note(
+        note: str | None = None, mood: typing.Literal["calm", "null"] | None = None, tags: list[str] | None = None
+    ) -> str:
+        """Echo the note back."""
+        seen.append((note, mood, tags))
+        return "ok"
+
+    policy = _policy()
+    async with Client(MCPServer("demo", tools=build_tools(select([echo], policy), None, policy))) as client:
+        kept = await client.call_tool("echo_note", {"note": value, "mood": "null"})
+        listed = await client.call_tool("echo_note", {"tags": '["a", "b"]'})  # a list sent as JSON text: parsed
+
+    assert not kept.is_error, kept.content
+    assert not listed.is_error, listed.content
+    assert seen == [(value, "null", None), (None, None, ["a", "b"])]
