@@ -11,17 +11,46 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, TypeVar
 from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import AfterValidator, AliasChoices, BeforeValidator, Field, SecretStr, ValidationError, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from shared.exits import fail
 
-__all__ = ["CommonSettings", "ServerSettings", "load_settings", "port_field", "setting_error_line"]
+__all__ = [
+    "CommonSettings",
+    "EcsServices",
+    "ServerSettings",
+    "TextList",
+    "load_settings",
+    "port_field",
+    "setting_error_line",
+]
 
 MIN_TOKEN_CHARS = 16
 
 _Csv = Annotated[list[str], NoDecode]
+
+
+def _split_text(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+def _cluster_and_service(services: list[str]) -> list[str]:
+    for entry in services:
+        cluster, _, service = entry.partition("/")
+        if not cluster or not service or "/" in service:
+            raise ValueError(f"each service is `cluster/service`, not {entry[:80]!r}")
+    return services
+
+
+TextList = Annotated[list[str], NoDecode, BeforeValidator(_split_text)]
+"""A setting that is a list of texts, given comma-separated in the environment."""
+
+EcsServices = Annotated[list[str], NoDecode, BeforeValidator(_split_text), AfterValidator(_cluster_and_service)]
+"""A setting that names ECS services, comma-separated ``cluster/service`` in the environment."""
 
 # Accepted URL schemes and the async driver each one runs on.
 _DRIVERS = {

@@ -4,16 +4,13 @@ variables (``AWS_REGION``, ``AWS_PROFILE``, credentials, ``AWS_ENDPOINT_URL``)."
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar
+from typing import ClassVar
 
-from pydantic import Field, field_validator
-from pydantic_settings import NoDecode
+from pydantic import Field
 
-from shared.settings import ServerSettings, port_field
+from shared.settings import EcsServices, ServerSettings, TextList, port_field
 
 __all__ = ["ObservabilitySettings"]
-
-_Csv = Annotated[list[str], NoDecode]
 
 
 class ObservabilitySettings(ServerSettings):
@@ -22,11 +19,11 @@ class ObservabilitySettings(ServerSettings):
     server: ClassVar[str] = "observability"
     port: int = port_field(3003)
 
-    services: _Csv = Field(
+    services: EcsServices = Field(
         default_factory=list,
         description="ECS services the system health view covers, comma-separated `cluster/service`.",
     )
-    db_instances: _Csv = Field(
+    db_instances: TextList = Field(
         default_factory=list, description="RDS instance identifiers whose health counts in the system view."
     )
     error_rate_yellow: float = Field(default=1.0, ge=0, le=100, description="5xx rate (%) that makes health yellow.")
@@ -50,19 +47,3 @@ class ObservabilitySettings(ServerSettings):
     health_window_minutes: int = Field(
         default=15, ge=1, le=1440, description="The window health reads metrics and alarms over."
     )
-
-    @field_validator("services", "db_instances", mode="before")
-    @classmethod
-    def _split(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
-        return value
-
-    @field_validator("services")
-    @classmethod
-    def _cluster_and_service(cls, services: list[str]) -> list[str]:
-        for entry in services:
-            cluster, _, service = entry.partition("/")
-            if not cluster or not service or "/" in service:
-                raise ValueError(f"each service is `cluster/service`, not {entry[:80]!r}")
-        return services
