@@ -47,10 +47,13 @@ def _parser() -> argparse.ArgumentParser:
         "upgrade", help="apply every pending migration of the kit, every server and the orchestrator"
     )
 
-    from afu9 import webhooks
+    from afu9 import webhooks, workflows
 
     webhooks.add_commands(commands)
-    commands.add_parser("generate", help="rewrite mcp.json, the README tables and docs/tools.md")
+    workflows.add_commands(commands)
+    commands.add_parser(
+        "generate", help="rewrite mcp.json, the README tables, docs/tools.md and the workflow JSON Schema"
+    )
     return parser
 
 
@@ -75,6 +78,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         from afu9 import webhooks
 
         webhooks.run(args)
+    elif args.command == "workflow":
+        from afu9 import workflows
+
+        workflows.run(args)
     elif args.command == "generate":
         from afu9.generate import write_all
 

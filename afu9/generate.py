@@ -1,4 +1,5 @@
-"""Generated files and configs: ``mcp.json``, the README's tables, ``docs/tools.md``, and client configs.
+"""Generated files and configs: ``mcp.json``, the README's tables, ``docs/tools.md``, the workflow format's JSON
+Schema, and client configs.
 
 ``afu9 generate`` rewrites the files; a test fails when any is out of date. ``afu9 config`` and ``afu9 up``
 print client configs in the shape each client reads.
@@ -220,10 +221,13 @@ def expected_files() -> dict[Path, str]:
     tables = "\n\n".join(_surface_tables(definition) for definition in registry.definitions())
     readme = _replace_between(readme, _TOOLS, tables)
     readme = _replace_between(readme, _SETTINGS, settings_table())
+    from orchestrator.format import json_schema
+
     return {
         ROOT / "mcp.json": json.dumps(mcp_json(), indent=2) + "\n",
         readme_path: readme,
         ROOT / "docs" / "tools.md": _tool_reference(),
+        ROOT / "orchestrator" / "schemas" / "workflow.schema.json": json.dumps(json_schema(), indent=2) + "\n",
     }
 
 

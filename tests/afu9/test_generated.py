@@ -24,4 +24,5 @@ def test_generated_files_cover_mcp_json_the_readme_and_the_tool_reference() -> N
         "mcp.json",
         "README.md",
         "docs/tools.md",
+        "orchestrator/schemas/workflow.schema.json",
     }
