@@ -23,6 +23,13 @@ class DeploySettings(ServerSettings):
         description="ECS services watched in the background for failed tasks to capture, `cluster/service`, "
         "comma-separated; empty: no watcher.",
     )
+    wait_limit_seconds: int = Field(
+        default=120,
+        ge=0,
+        le=120,
+        description="Longest one call may wait for AWS (a rollout, a change set, drift detection); a tool's "
+        "max_wait_seconds is capped to it.",
+    )
     watch_interval_seconds: float = Field(
         default=60.0, ge=10, le=3600, description="Seconds between two looks of the watcher at each service."
     )

@@ -267,6 +267,7 @@ async def get_deployment(
     With max_wait_seconds it waits (progress notifications meanwhile) until it ends or the time is up: call
     again to keep following. Then diagnose_deployment if it failed."""
     started = time.monotonic()
+    max_wait_seconds = min(max_wait_seconds, deps.settings.wait_limit_seconds)
     while True:
         described = await service_of(deps.aws, cluster, service)
         deployments = deployments_of(described)

@@ -398,7 +398,7 @@ async def preview_change_set(
     params |= {"TemplateBody": template_body} if template_body else {"TemplateURL": template_url}
     created = await deps.aws.call("cloudformation", "CreateChangeSet", **params)
     change_set = str(created.get("Id"))
-    read = await _wait(deps.aws, ctx, change_set, stack, max_wait_seconds)
+    read = await _wait(deps.aws, ctx, change_set, stack, min(max_wait_seconds, deps.settings.wait_limit_seconds))
     return await _preview(deps, read, template, status, kind)
 
 
@@ -412,7 +412,7 @@ async def get_change_set(
 ) -> Preview:
     """A change set again: its status, each resource's change and the diff gate's verdict; with
     max_wait_seconds it waits while CloudFormation is still computing it. Then execute_change_set."""
-    read = await _wait(deps.aws, ctx, change_set_id, stack, max_wait_seconds)
+    read = await _wait(deps.aws, ctx, change_set_id, stack, min(max_wait_seconds, deps.settings.wait_limit_seconds))
     found = await stack_or_none(deps.aws, read.stack_id)
     status = str(found.get("StackStatus")) if found else None
     return await _preview(deps, read, None, status, None)
@@ -584,6 +584,7 @@ async def detect_drift(
     if detection_id is None:
         started_detection = await deps.aws.call("cloudformation", "DetectStackDrift", StackName=stack)
         detection_id = str(started_detection.get("StackDriftDetectionId"))
+    max_wait_seconds = min(max_wait_seconds, deps.settings.wait_limit_seconds)
     started = time.monotonic()
     while True:
         status = await deps.aws.call(

@@ -409,3 +409,19 @@ async def test_the_history_pages_newest_first(served: Served) -> None:
     assert items[0]["started_at"].endswith("Z")
     assert other["items"] == []
     assert "cursor" in garbage.lower()
+
+
+async def test_an_operator_caps_how_long_any_call_may_wait(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(rollouts, "POLL_SECONDS", 0.2)
+    settings = DeploySettings(data_dir=tmp_path, toolsets=["all"], allow_writes=True, wait_limit_seconds=1)
+    deps = world.deps(settings)
+    stub = Stubber(deps.aws.client("ecs"))
+    slow = _service("api", [_deployment("ecs-svc/1", "PRIMARY", 7, "IN_PROGRESS", running=0)], running=0)
+    for _ in range(20):
+        stub.add_response("describe_services", slow, None)
+        stub.add_response("list_service_deployments", {"serviceDeployments": []}, None)
+    async with Client(SERVER.build(settings, deps=deps)) as client:
+        with stub:
+            state = await _call(client, "get_deployment", cluster="c", service="api", max_wait_seconds=120)
+    assert state["outcome"] == "in_progress"
+    assert state["waited_seconds"] <= 1.5

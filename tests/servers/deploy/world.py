@@ -98,7 +98,7 @@ def seeded() -> World:
 
 def settings_overrides() -> dict[str, Any]:
     seeded()
-    return {}
+    return {"wait_limit_seconds": 1}  # moto's rollouts never end: the suite-wide tests must not wait 120 s a call
 
 
 def deps(settings: DeploySettings) -> DeployDeps:
