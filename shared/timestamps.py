@@ -9,7 +9,7 @@ from pydantic import AfterValidator
 
 from shared.errors import InvalidRequest
 
-__all__ = ["UtcDateTime", "utc"]
+__all__ = ["UtcDateTime", "iso", "utc"]
 
 
 def utc(moment: datetime) -> datetime:
@@ -21,6 +21,14 @@ def utc(moment: datetime) -> datetime:
             f"{moment.isoformat()} falls outside the years 1 to 9999 once converted to UTC; "
             "pass a date-time inside that range."
         ) from None
+
+
+def iso(moment: object) -> str | None:
+    """``moment`` as ISO 8601 in UTC with a ``Z`` (a naive one taken as UTC; whatever zone a library parsed it
+    into, botocore's local time included); None when it is not a datetime."""
+    if not isinstance(moment, datetime):
+        return None
+    return utc(moment).isoformat().replace("+00:00", "Z")
 
 
 UtcDateTime = Annotated[datetime, AfterValidator(utc)]

@@ -19,10 +19,10 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from servers.deploy.rollouts import ServiceEvent, iso, short_definition, text
+from servers.deploy.rollouts import ServiceEvent, short_definition, text
 from shared.aws import AwsClients
 from shared.errors import CallError
-from shared.timestamps import utc
+from shared.timestamps import iso, utc
 
 __all__ = [
     "CATEGORIES",

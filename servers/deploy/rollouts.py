@@ -10,7 +10,7 @@ rollback. Both are read; a region or emulator without the second leaves it out w
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 from shared.aws import AwsClients
 from shared.errors import CallError, InvalidRequest, NotFound
 from shared.redaction import redact_text
+from shared.timestamps import iso
 from shared.untrusted import clean
 
 __all__ = [
@@ -59,12 +60,6 @@ _REGISTERABLE = (
 def text(value: object, limit: int = _TEXT) -> str:
     cleaned = redact_text(clean(str(value or ""))[0] or "")
     return cleaned if len(cleaned) <= limit else cleaned[:limit] + "…"
-
-
-def iso(moment: object) -> str | None:
-    if not isinstance(moment, datetime):
-        return None
-    return (moment.astimezone(UTC) if moment.tzinfo else moment).isoformat().replace("+00:00", "Z")
 
 
 class ContainerImage(BaseModel):

@@ -28,7 +28,6 @@ import logging
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -36,7 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared.aws import AwsClients
 from shared.errors import InvalidRequest, NotFound, UpstreamError
 from shared.redaction import redact_text
-from shared.timestamps import utc
+from shared.timestamps import iso
 from shared.untrusted import clean
 
 __all__ = [
@@ -295,8 +294,8 @@ async def _read_secret(aws: AwsClients, reference: Reference) -> _State:
         state = _State(
             exists=True,
             name=_shown(described.get("Name")),
-            deletion=_iso(described.get("DeletedDate")),
-            last_changed=_iso(described.get("LastChangedDate")),
+            deletion=iso(described.get("DeletedDate")),
+            last_changed=iso(described.get("LastChangedDate")),
         )
         if state.deletion:
             return state  # GetSecretValue is refused on a secret marked for deletion
@@ -331,7 +330,7 @@ async def _read_parameter(aws: AwsClients, reference: Reference) -> _State:
     found = [dict(raw) for raw in answer.get("Parameters") or []]
     if not found:
         return _State(exists=False)
-    return _State(exists=True, name=_shown(found[0].get("Name")), last_changed=_iso(found[0].get("LastModifiedDate")))
+    return _State(exists=True, name=_shown(found[0].get("Name")), last_changed=iso(found[0].get("LastModifiedDate")))
 
 
 async def _read(aws: AwsClients, reference: Reference, account: str, region: str) -> _State:
@@ -662,7 +661,3 @@ def _identifier(value: str, limit: int = 300) -> str:
     if _ARN.match(value):
         return value if len(value) <= limit else value[:limit] + "…"
     return _shown(value, limit)
-
-
-def _iso(moment: object) -> str | None:
-    return utc(moment).isoformat().replace("+00:00", "Z") if isinstance(moment, datetime) else None

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Any, Literal, cast
 
 from pydantic import BaseModel, Field
@@ -21,6 +20,7 @@ from pydantic import BaseModel, Field
 from shared.aws import AwsClients
 from shared.errors import CallError, InvalidRequest, NotConfigured, NotFound
 from shared.redaction import redact_text
+from shared.timestamps import iso
 from shared.untrusted import clean
 
 __all__ = [
@@ -91,13 +91,6 @@ def text(value: object, limit: int = _TEXT) -> str:
     """AWS or template text fit for an answer: invisible characters and secrets removed, cut to ``limit``."""
     cleaned = redact_text(clean(str(value if value is not None else ""))[0] or "")
     return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
-
-
-def iso(moment: object) -> str | None:
-    if not isinstance(moment, datetime):
-        return None
-    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    return moment.isoformat().replace("+00:00", "Z")
 
 
 # -- templates ------------------------------------------------------------------------------------------------------

@@ -21,12 +21,12 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from servers.deploy.diagnosis import describe_tasks, failure_row, stopped_task_arns
-from servers.deploy.rollouts import iso, service_of, text
+from servers.deploy.rollouts import service_of, text
 from servers.deploy.settings import DeploySettings
 from shared.aws import AwsClients
 from shared.deps import Dependency, Health
 from shared.redaction import redact_text
-from shared.timestamps import utc
+from shared.timestamps import iso, utc
 
 if TYPE_CHECKING:
     from servers.deploy.history import History

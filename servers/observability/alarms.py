@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from servers.observability.metrics import Resources
 from servers.observability.models import Alarm, Transition
 from shared.aws import AwsClients
 from shared.redaction import redact_text
+from shared.timestamps import iso
 from shared.untrusted import clean
 
 __all__ = ["FLAPPING", "alarm_of", "alarms_in", "concerns", "recoveries", "transition_of"]
@@ -26,12 +27,6 @@ def _text(value: object) -> str:
     return text if len(text) <= _TEXT else text[:_TEXT] + "…"
 
 
-def _iso(moment: object) -> str | None:
-    if not isinstance(moment, datetime):
-        return None
-    return (moment.astimezone(UTC) if moment.tzinfo else moment).isoformat().replace("+00:00", "Z")
-
-
 def alarm_of(raw: Mapping[str, Any], kind: str) -> Alarm:
     if kind == "composite":
         metric = _text(raw.get("AlarmRule"))
@@ -44,7 +39,7 @@ def alarm_of(raw: Mapping[str, Any], kind: str) -> Alarm:
         name=str(raw.get("AlarmName")),
         kind="composite" if kind == "composite" else "metric",
         state=str(raw.get("StateValue")),
-        since=_iso(raw.get("StateUpdatedTimestamp")),
+        since=iso(raw.get("StateUpdatedTimestamp")),
         reason=_text(raw.get("StateReason")),
         metric=metric,
     )
@@ -94,7 +89,7 @@ def transition_of(raw: Mapping[str, Any]) -> Transition:
     if isinstance(data, dict):
         old_state, new_state = _state(data, "oldState"), _state(data, "newState")
     return Transition(
-        at=_iso(raw.get("Timestamp")) or "",
+        at=iso(raw.get("Timestamp")) or "",
         from_state=old_state,
         to_state=new_state,
         summary=_text(raw.get("HistorySummary")),

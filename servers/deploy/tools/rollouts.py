@@ -32,7 +32,6 @@ from servers.deploy.rollouts import (
     deployments_of,
     events_of,
     images_of,
-    iso,
     new_revision,
     outcome_of,
     primary,
@@ -43,7 +42,7 @@ from servers.deploy.rollouts import (
 )
 from shared.errors import CallError, InvalidRequest, NotFound
 from shared.pagination import decode_cursor, encode_cursor
-from shared.timestamps import utc
+from shared.timestamps import iso, utc
 from shared.toolset import Toolset
 
 __all__ = ["rollouts"]

@@ -25,7 +25,6 @@ from servers.deploy.stacks import (
     classify,
     gate_templates,
     is_empty,
-    iso,
     judge,
     parse_template,
     stack_of,
@@ -35,6 +34,7 @@ from servers.deploy.stacks import (
 from shared.aws import AwsClients
 from shared.errors import CallError, InvalidRequest
 from shared.pagination import decode_cursor, encode_cursor
+from shared.timestamps import iso
 from shared.toolset import Toolset
 
 __all__ = ["stacks"]

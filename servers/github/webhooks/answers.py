@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
 
 from shared.redaction import redact_value
-from shared.timestamps import utc
+from shared.timestamps import iso
 from shared.untrusted import clean
 
 __all__ = [
@@ -96,10 +95,6 @@ class Redelivery(BaseModel):
     dry_run: bool = Field(description="Nothing was asked of GitHub.")
 
 
-def _iso(moment: datetime | None) -> str | None:
-    return utc(moment).isoformat().replace("+00:00", "Z") if moment is not None else None
-
-
 def delivery_item(row: Mapping[str, Any]) -> DeliveryItem:
     return DeliveryItem(
         delivery_id=row["delivery_id"],
@@ -109,15 +104,15 @@ def delivery_item(row: Mapping[str, Any]) -> DeliveryItem:
         summary=row["summary"],
         status=row["status"],
         attempts=row["attempts"],
-        received_at=_iso(row["received_at"]) or "",
+        received_at=iso(row["received_at"]) or "",
         last_error=row["last_error"],
-        next_attempt_at=_iso(row["next_attempt_at"]) if row["status"] == "pending" else None,
+        next_attempt_at=iso(row["next_attempt_at"]) if row["status"] == "pending" else None,
     )
 
 
 def event_of(row: Mapping[str, Any]) -> Event:
     return Event(
-        at=_iso(row["received_at"]) or "",
+        at=iso(row["received_at"]) or "",
         event=row["event"],
         action=row["action"],
         repository=row["repository"],
