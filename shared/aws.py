@@ -32,7 +32,7 @@ from shared.errors import (
 from shared.redaction import redact_text
 from shared.version import version
 
-__all__ = ["CREDENTIAL_SETTINGS", "REGION_SETTING", "AwsClients", "AwsPart"]
+__all__ = ["CREDENTIAL_SETTINGS", "REGION_SETTING", "AwsClients", "AwsPart", "ecs_clusters", "ecs_services"]
 
 REGION_SETTING = "AWS_REGION"
 CREDENTIAL_SETTINGS = "AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (or an instance/task role)"
@@ -399,3 +399,33 @@ def _clean(text: str) -> str:
     line = next((line.strip() for line in text.splitlines() if line.strip()), "")
     line = redact_text(line[: MAX_TEXT * 8])  # redact before cutting: a cut secret may no longer be recognised
     return line if len(line) <= MAX_TEXT else line[: MAX_TEXT - 1] + "…"
+
+
+# -- completions --------------------------------------------------------------------------------------------------
+
+_COMPLETIONS = 100
+
+
+async def ecs_clusters(aws: AwsClients, prefix: str) -> list[str]:
+    """Names of the account's ECS clusters starting with ``prefix`` (for completions: none when AWS cannot be
+    asked, whatever the reason)."""
+    try:
+        answer = await aws.call("ecs", "ListClusters", maxResults=_COMPLETIONS)
+    except CallError:
+        return []
+    arns = cast("list[object]", answer.get("clusterArns") or [])
+    names = [str(arn).rsplit("/", 1)[-1] for arn in arns]
+    return sorted(name for name in names if name.startswith(prefix))
+
+
+async def ecs_services(aws: AwsClients, cluster: str | None, prefix: str) -> list[str]:
+    """Names of ``cluster``'s ECS services starting with ``prefix`` (for completions, as :func:`ecs_clusters`)."""
+    if not cluster:
+        return []
+    try:
+        answer = await aws.call("ecs", "ListServices", cluster=cluster, maxResults=_COMPLETIONS)
+    except CallError:
+        return []
+    arns = cast("list[object]", answer.get("serviceArns") or [])
+    names = [str(arn).rsplit("/", 1)[-1] for arn in arns]
+    return sorted(name for name in names if name.startswith(prefix))

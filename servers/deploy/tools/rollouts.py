@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -40,6 +41,7 @@ from servers.deploy.rollouts import (
     short_definition,
     task_definition,
 )
+from shared.aws import ecs_clusters, ecs_services
 from shared.errors import CallError, InvalidRequest, NotFound
 from shared.pagination import decode_cursor, encode_cursor
 from shared.timestamps import iso, utc
@@ -143,6 +145,34 @@ def _notes(*notes: str | None) -> str | None:
 async def _where(deps: DeployDeps) -> Where:
     account, region = await deps.aws.identity()
     return Where(account=account, region=region)
+
+
+async def clusters(deps: DeployDeps, prefix: str, _resolved: Mapping[str, str]) -> Sequence[str]:
+    return await ecs_clusters(deps.aws, prefix)
+
+
+async def services(deps: DeployDeps, prefix: str, resolved: Mapping[str, str]) -> Sequence[str]:
+    return await ecs_services(deps.aws, resolved.get("cluster"), prefix)
+
+
+@rollouts.prompt(title="Roll out an image", complete={"cluster": clusters, "service": services})
+async def roll_out_image(
+    deps: DeployDeps,
+    cluster: Annotated[str, Field(description="ECS cluster.")],
+    service: Annotated[str, Field(description="ECS service.")],
+    image: Annotated[str, Field(description="The new image, e.g. repo/app:1.2.")],
+) -> str:
+    """Ask the model to roll out a new image safely: preflight, deploy, follow, and diagnose or roll back."""
+    del deps
+    return (
+        f"Roll out the image {image} to the ECS service {service} in cluster {cluster}, safely.\n"
+        f"1. check_task_secrets(cluster={cluster!r}, service={service!r}): stop if a secret is missing.\n"
+        "2. describe_service: note the container that runs the current image and the revision.\n"
+        "3. start_deployment with that container and the new image, with an idempotency_key.\n"
+        "4. get_deployment with max_wait_seconds until it completes or fails (call again while in progress).\n"
+        "5. If it failed: diagnose_deployment, then rollback_deployment, and report the cause.\n"
+        "6. Report: the revision now running, how long it took, and anything the events warned about."
+    )
 
 
 @rollouts.read(title="Describe an ECS service", open_world=True)

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from pydantic import Field
 
 from servers.observability.arguments import Cluster, Service
 from servers.observability.deps import ObservabilityDeps
 from servers.observability.health import Signals, db_signals, judge, signals_of, silent
 from servers.observability.models import ServiceHealth, SystemHealth
+from shared.aws import ecs_clusters, ecs_services
 from shared.errors import CallError, InvalidRequest
 from shared.toolset import Toolset
 
@@ -21,6 +26,31 @@ health = Toolset(
 )
 
 _RANK = {"green": 0, "yellow": 1, "red": 2}
+
+
+async def clusters(deps: ObservabilityDeps, prefix: str, _resolved: Mapping[str, str]) -> Sequence[str]:
+    return await ecs_clusters(deps.aws, prefix)
+
+
+async def services(deps: ObservabilityDeps, prefix: str, resolved: Mapping[str, str]) -> Sequence[str]:
+    return await ecs_services(deps.aws, resolved.get("cluster"), prefix)
+
+
+@health.prompt(title="Check a service after a deployment", complete={"cluster": clusters, "service": services})
+async def check_service(
+    deps: ObservabilityDeps,
+    cluster: Annotated[str, Field(description="ECS cluster.")],
+    service: Annotated[str, Field(description="ECS service.")],
+) -> str:
+    """Ask the model for a go / no-go on one ECS service, with the evidence behind it."""
+    del deps
+    return (
+        f"Decide whether the ECS service {service} in cluster {cluster} is healthy enough to go on (go / no-go).\n"
+        f"1. Call get_service_health(cluster={cluster!r}, service={service!r}).\n"
+        "2. For every reason that is not green, gather evidence: tail_task_logs for failing tasks, list_alarms "
+        "and get_alarm_history for alarms, get_service_metrics for errors and latency, search_logs for errors.\n"
+        "3. Answer: go or no-go, the reasons in order of weight, and the one next step for each red reason."
+    )
 
 
 @health.read(title="Get a service's health", open_world=True)

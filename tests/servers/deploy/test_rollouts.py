@@ -425,3 +425,29 @@ async def test_an_operator_caps_how_long_any_call_may_wait(tmp_path: Path, monke
             state = await _call(client, "get_deployment", cluster="c", service="api", max_wait_seconds=120)
     assert state["outcome"] == "in_progress"
     assert state["waited_seconds"] <= 1.5
+
+
+async def test_the_roll_out_prompt_completes_from_ecs_and_quietly_without_aws(
+    served: Served, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mcp.types import PromptReference
+
+    from shared.aws import AwsClients
+
+    reference = PromptReference(type="ref/prompt", name="roll_out_image")
+    found = await served.client.complete(
+        reference, {"name": "service", "value": ""}, context_arguments={"cluster": served.world.cluster}
+    )
+    prompt = await served.client.get_prompt(
+        "roll_out_image", {"cluster": served.world.cluster, "service": served.world.service, "image": "repo/app:2"}
+    )
+    assert found.completion.values == [served.world.service]
+    assert "check_task_secrets" in str(prompt.messages[0].content)
+
+    for key in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"):
+        monkeypatch.delenv(key, raising=False)
+    settings = DeploySettings(data_dir=tmp_path / "bare", toolsets=["all"])
+    bare = DeployDeps(database=world.deps(settings).database, aws=AwsClients(region=None), settings=settings)
+    async with Client(SERVER.build(settings, deps=bare)) as client:
+        nothing = await client.complete(reference, {"name": "cluster", "value": "a"})
+    assert nothing.completion.values == []

@@ -1168,3 +1168,23 @@ def test_a_service_that_is_not_cluster_slash_service_stops_the_process_naming_th
     )
     with pytest.raises(ValidationError, match="each service is `cluster/service`"):
         ObservabilitySettings(services=[entry])
+
+
+async def test_the_check_prompt_completes_clusters_then_their_services(tmp_path: Path, red: world.World) -> None:
+    from mcp.types import PromptReference
+
+    async with _client(world.deps(_settings(tmp_path))) as client:
+        prefix = red.cluster[:4]
+        clusters = await client.complete(
+            PromptReference(type="ref/prompt", name="check_service"), {"name": "cluster", "value": prefix}
+        )
+        services = await client.complete(
+            PromptReference(type="ref/prompt", name="check_service"),
+            {"name": "service", "value": ""},
+            context_arguments={"cluster": red.cluster},
+        )
+        prompt = await client.get_prompt("check_service", {"cluster": red.cluster, "service": red.service})
+    assert red.cluster in clusters.completion.values
+    assert all(value.startswith(prefix) for value in clusters.completion.values)
+    assert red.service in services.completion.values
+    assert f"get_service_health(cluster={red.cluster!r}, service={red.service!r})" in str(prompt.messages[0].content)
