@@ -35,7 +35,7 @@ pytestmark = pytest.mark.node
 # local, unauthenticated one (dns-rebinding-protection: Host/Origin checks are on for every route), and to a
 # server that offers logging and completions (every server on the kit does: MCP logging is the kit's, and the
 # factory completes the arguments of its prompt and resource template, the github server those of its file
-# resource templates).
+# resource templates, the deploy and observability servers the cluster and service of their prompts).
 SCENARIOS = [
     "server-initialize",
     "ping",
