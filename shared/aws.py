@@ -327,6 +327,14 @@ class AwsPart(Dependency):
         self._last_up = (time.monotonic(), health)
         return health
 
+    def unconfigured(self) -> str | None:
+        """``AWS_REGION`` when no region is set anywhere the clients would look without I/O (a profile may hold
+        one: then the readiness check tells)."""
+        clients = self.clients
+        if clients.region or clients.profile or os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_PROFILE"):
+            return None
+        return REGION_SETTING
+
     async def close(self) -> None:
         """Close the clients' connections."""
         self.clients.close()

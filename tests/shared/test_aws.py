@@ -337,3 +337,11 @@ async def test_an_answer_that_is_not_awss_is_an_upstream_error_not_a_crash(crede
         "an AWS answer"
     )
     assert "Nothing was changed by this call" in str(caught.value)
+
+
+def test_the_part_names_aws_region_at_start_when_no_region_is_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert AwsPart(AwsClients(None)).unconfigured() == "AWS_REGION"
+    assert AwsPart(AwsClients(REGION)).unconfigured() is None
+    assert AwsPart(AwsClients(None, profile="ops")).unconfigured() is None
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    assert AwsPart(AwsClients(None)).unconfigured() is None
