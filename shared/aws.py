@@ -18,6 +18,8 @@ import time
 from collections.abc import Mapping
 from typing import Any, cast
 
+from pydantic import BaseModel, Field
+
 from shared.deps import Dependency, Health
 from shared.errors import (
     CallError,
@@ -32,7 +34,15 @@ from shared.errors import (
 from shared.redaction import redact_text
 from shared.version import version
 
-__all__ = ["CREDENTIAL_SETTINGS", "REGION_SETTING", "AwsClients", "AwsPart", "ecs_clusters", "ecs_services"]
+__all__ = [
+    "CREDENTIAL_SETTINGS",
+    "REGION_SETTING",
+    "AwsClients",
+    "AwsPart",
+    "Located",
+    "ecs_clusters",
+    "ecs_services",
+]
 
 REGION_SETTING = "AWS_REGION"
 CREDENTIAL_SETTINGS = "AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (or an instance/task role)"
@@ -118,6 +128,13 @@ SERVER_CODES = frozenset(
 _READ_PREFIXES = ("Describe", "List", "Get", "Head", "Lookup", "Search", "Filter", "Query", "Scan", "Select")
 
 
+class Located(BaseModel):
+    """What every answer read from AWS starts with: the account and region it came from."""
+
+    account: str = Field(description="AWS account the answer came from.")
+    region: str = Field(description="AWS region the answer came from.")
+
+
 class AwsClients:
     """One lazily built boto3 session and one cached client per AWS service.
 
@@ -178,6 +195,11 @@ class AwsClients:
         if self._identity is None:
             self._identity = await asyncio.to_thread(self._caller_identity, probe=False)
         return self._identity
+
+    async def located(self) -> dict[str, Any]:
+        """The fields of :class:`Located` for an answer (from :meth:`identity`)."""
+        account, region = await self.identity()
+        return {"account": account, "region": region}
 
     async def fresh_identity(self) -> tuple[str, str]:
         """``(account id, region)`` asked of STS now, in one quick attempt (readiness probes use it); a success

@@ -32,7 +32,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.aws import AwsClients
+from shared.aws import AwsClients, Located
 from shared.errors import InvalidRequest, NotFound, UpstreamError
 from shared.redaction import redact_text
 from shared.timestamps import iso
@@ -100,11 +100,6 @@ class SecretSpec(BaseModel):
 # -- answers ---------------------------------------------------------------------------------------------------
 
 
-class Where(BaseModel):
-    account: str = Field(description="AWS account checked.")
-    region: str = Field(description="AWS region checked.")
-
-
 class SecretCheck(BaseModel):
     secret: str = Field(description="The secret as given.")
     kind: Kind = Field(description="The structure it was checked against.")
@@ -125,7 +120,7 @@ class SecretCheck(BaseModel):
     ok: bool = Field(description="It exists, is not scheduled for deletion and holds every required key.")
 
 
-class SecretsCheck(Where):
+class SecretsCheck(Located):
     ok: bool = Field(description="Every secret is ok.")
     secrets: list[SecretCheck] = Field(description="One per secret asked for, in the order given.")
     problems: list[str] = Field(description="One sentence per problem, naming the secret and keys (never a value).")
@@ -149,7 +144,7 @@ class SecretReference(BaseModel):
     ok: bool = Field(description="ECS can fetch it as referenced.")
 
 
-class TaskSecrets(Where):
+class TaskSecrets(Located):
     task_definition: str = Field(description="family:revision checked.")
     service: str | None = Field(description="cluster/service it runs in, when one was given.")
     execution_role: str | None = Field(

@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from shared.aws import Located
+
 __all__ = [
     "Alarm",
     "AlarmHistory",
@@ -26,24 +28,19 @@ __all__ = [
 Color = Literal["green", "yellow", "red"]
 
 
-class Where(BaseModel):
-    account: str = Field(description="AWS account the data came from.")
-    region: str = Field(description="AWS region the data came from.")
-
-
 class LogEvent(BaseModel):
     at: str = Field(description="ISO 8601, UTC.")
     stream: str | None = Field(default=None, description="Log stream.")
     message: str = Field(description="The line, secrets redacted, cut at 2,000 characters.")
 
 
-class LogEvents(Where):
+class LogEvents(Located):
     events: list[LogEvent] = Field(description="Oldest first.")
     next_cursor: str | None = Field(description="Pass back for more; none: no more in the range.")
     redacted: bool = Field(description="Secrets were removed from some lines.")
 
 
-class LogQuery(Where):
+class LogQuery(Located):
     query_id: str = Field(description="Pass back as query_id to wait for more, or to stop_log_query.")
     status: str = Field(description="Scheduled, Running, Complete, Failed, Cancelled or Timeout.")
     rows: list[dict[str, str]] = Field(description="Result rows (field -> value), redacted; partial unless Complete.")
@@ -53,7 +50,7 @@ class LogQuery(Where):
     next: str = Field(description="What to do next.")
 
 
-class QueryStopped(Where):
+class QueryStopped(Located):
     query_id: str = Field(description="The query.")
     stopped: bool = Field(description="False: it had already finished.")
 
@@ -68,7 +65,7 @@ class Series(BaseModel):
     mean: float | None = Field(description="Mean of the values.")
 
 
-class MetricSeries(Where):
+class MetricSeries(Located):
     namespace: str = Field(description="e.g. AWS/ECS.")
     metric: str = Field(description="Metric name.")
     period: int = Field(description="Seconds per point.")
@@ -76,7 +73,7 @@ class MetricSeries(Where):
     truncated: bool = Field(description="More points than shown: widen period or narrow the range.")
 
 
-class ServiceMetrics(Where):
+class ServiceMetrics(Located):
     service: str = Field(description="cluster/service.")
     window: str = Field(description="start/end, ISO 8601.")
     cpu_percent: float | None = Field(description="ECS CPU, average over the window.")
@@ -103,7 +100,7 @@ class Alarm(BaseModel):
     metric: str | None = Field(default=None, description="namespace/metric and dimensions; or the composite rule.")
 
 
-class AlarmList(Where):
+class AlarmList(Located):
     alarms: list[Alarm] = Field(description="Alarms in the requested state.")
     next_cursor: str | None = Field(description="Pass back for more.")
 
@@ -115,7 +112,7 @@ class Transition(BaseModel):
     summary: str = Field(description="CloudWatch's summary (cut).")
 
 
-class AlarmHistory(Where):
+class AlarmHistory(Located):
     alarm: str = Field(description="Alarm name.")
     transitions: list[Transition] = Field(description="State changes, newest first.")
     times_in_alarm: int = Field(description="Entries into ALARM in the range.")
@@ -130,7 +127,7 @@ class Reason(BaseModel):
     text: str = Field(description="What was seen.")
 
 
-class ServiceHealth(Where):
+class ServiceHealth(Located):
     service: str = Field(description="cluster/service, or db:<instance>.")
     verdict: Color = Field(description="green: go; yellow: look before going on; red: no-go.")
     go: bool = Field(description="True only when green.")
@@ -139,7 +136,7 @@ class ServiceHealth(Where):
     next: str = Field(description="What to call next.")
 
 
-class SystemHealth(Where):
+class SystemHealth(Located):
     verdict: Color = Field(description="The worst verdict of every service and database.")
     go: bool = Field(description="True only when every one is green.")
     services: list[ServiceHealth] = Field(description="One per configured service and database, worst first.")

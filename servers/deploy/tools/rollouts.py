@@ -41,7 +41,7 @@ from servers.deploy.rollouts import (
     short_definition,
     task_definition,
 )
-from shared.aws import ecs_clusters, ecs_services
+from shared.aws import Located, ecs_clusters, ecs_services
 from shared.errors import CallError, InvalidRequest, NotFound
 from shared.pagination import decode_cursor, encode_cursor
 from shared.timestamps import iso, utc
@@ -59,12 +59,7 @@ POLL_SECONDS = 5.0  # between two looks while get_deployment waits
 Image = Annotated[str, Field(pattern=r"^[A-Za-z0-9._/:@-]{1,1024}$", description="Image, e.g. repo/app:1.2.")]
 
 
-class Where(BaseModel):
-    account: str = Field(description="AWS account.")
-    region: str = Field(description="AWS region.")
-
-
-class ServiceView(Where):
+class ServiceView(Located):
     service: str = Field(description="cluster/service.")
     status: str = Field(description="ACTIVE or DRAINING.")
     desired: int = Field(description="Tasks desired.")
@@ -79,7 +74,7 @@ class ServiceView(Where):
     note: str | None = Field(default=None, description="What could not be read.")
 
 
-class Started(Where):
+class Started(Located):
     deployment_id: str | None = Field(description="ECS deployment id; for get_deployment.")
     task_definition: str = Field(description="The revision rolling out.")
     previous_task_definition: str = Field(description="What ran before (rollback_deployment goes back to it).")
@@ -89,7 +84,7 @@ class Started(Where):
     next: str = Field(description="What to call next.")
 
 
-class DeploymentState(Where):
+class DeploymentState(Located):
     service: str = Field(description="cluster/service.")
     deployment: Deployment = Field(description="The deployment as DescribeServices shows it.")
     service_deployment: ServiceDeployment | None = Field(description="The newest service deployment.")
@@ -100,7 +95,7 @@ class DeploymentState(Where):
     next: str = Field(description="What to call next.")
 
 
-class RolledBack(Where):
+class RolledBack(Located):
     method: str = Field(description="stop_service_deployment (ECS rolls back) or redeploy (the previous revision).")
     task_definition: str | None = Field(description="The revision the service goes back to (redeploy).")
     deployment_id: str | None = Field(description="The rollback's ECS deployment (redeploy).")
@@ -140,11 +135,6 @@ async def _capture(deps: DeployDeps, cluster: str, service: str, deployments: li
 
 def _notes(*notes: str | None) -> str | None:
     return "; ".join(note for note in notes if note) or None
-
-
-async def _where(deps: DeployDeps) -> Where:
-    account, region = await deps.aws.identity()
-    return Where(account=account, region=region)
 
 
 async def clusters(deps: DeployDeps, prefix: str, _resolved: Mapping[str, str]) -> Sequence[str]:
@@ -192,7 +182,7 @@ async def describe_service(
     breaker = ((described.get("deploymentConfiguration") or {}).get("deploymentCircuitBreaker")) or {}
     since = datetime.now(UTC) - timedelta(minutes=events_minutes)
     return ServiceView(
-        **(await _where(deps)).model_dump(),
+        **await deps.aws.located(),
         service=f"{cluster.rsplit('/', 1)[-1]}/{described.get('serviceName')}",
         status=str(described.get("status")),
         desired=int(described.get("desiredCount") or 0),
@@ -260,7 +250,7 @@ async def start_deployment(
             )
         )
         return Started(
-            **(await _where(deps)).model_dump(),
+            **await deps.aws.located(),
             deployment_id=new.id if new else None,
             task_definition=short_definition(target),
             previous_task_definition=short_definition(current),
@@ -327,7 +317,7 @@ async def get_deployment(
         )
     since = datetime.fromisoformat(chosen.created_at.replace("Z", "+00:00")) if chosen.created_at else None
     return DeploymentState(
-        **(await _where(deps)).model_dump(),
+        **await deps.aws.located(),
         service=f"{cluster.rsplit('/', 1)[-1]}/{described.get('serviceName')}",
         deployment=chosen,
         service_deployment=newest,
@@ -368,7 +358,7 @@ async def rollback_deployment(
         if running is not None:
             await deps.aws.call("ecs", "StopServiceDeployment", serviceDeploymentArn=running.arn, stopType="ROLLBACK")
             return RolledBack(
-                **(await _where(deps)).model_dump(),
+                **await deps.aws.located(),
                 method="stop_service_deployment",
                 task_definition=None,
                 deployment_id=None,
@@ -399,7 +389,7 @@ async def rollback_deployment(
         if current is not None:
             await deps.history.finished(cluster, service, current.id, "rolled_back", reason, None)
         return RolledBack(
-            **(await _where(deps)).model_dump(),
+            **await deps.aws.located(),
             method="redeploy",
             task_definition=short_definition(previous),
             deployment_id=new.id if new else None,
@@ -486,7 +476,7 @@ def _item(row: Any) -> HistoryItem:
 COUNTED = 500  # stored failures read for the counts per category
 
 
-class Diagnosis(Where):
+class Diagnosis(Located):
     service: str = Field(description="cluster/service.")
     window_minutes: int = Field(description="The window looked at, in minutes back from now.")
     verdict: str = Field(description="The most likely cause and what to do next, in one line.")
@@ -530,7 +520,7 @@ async def diagnose_deployment(
     rollout = (current.rollout_reason or "failed") if current and current.rollout_state == "FAILED" else None
     cause, verdict = verdict_of(failures, targets, events, rollout, since_minutes)
     return Diagnosis(
-        **(await _where(deps)).model_dump(),
+        **await deps.aws.located(),
         service=f"{short_name(cluster)}/{described.get('serviceName') or short_name(service)}",
         window_minutes=since_minutes,
         verdict=verdict,

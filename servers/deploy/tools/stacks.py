@@ -31,7 +31,7 @@ from servers.deploy.stacks import (
     stack_or_none,
     text,
 )
-from shared.aws import AwsClients
+from shared.aws import AwsClients, Located
 from shared.errors import CallError, InvalidRequest
 from shared.pagination import decode_cursor, encode_cursor
 from shared.timestamps import iso
@@ -91,11 +91,6 @@ ChangeSetArn = Annotated[
 MaxWait = Annotated[int, Field(ge=0, le=60, description="Wait for it to finish, at most (seconds).")]
 
 
-class Where(BaseModel):
-    account: str = Field(description="AWS account.")
-    region: str = Field(description="AWS region.")
-
-
 class StackSummary(BaseModel):
     name: str = Field(description="Stack name.")
     status: str = Field(description="CREATE_COMPLETE, UPDATE_ROLLBACK_COMPLETE, REVIEW_IN_PROGRESS, ...")
@@ -104,7 +99,7 @@ class StackSummary(BaseModel):
     drift: str | None = Field(description="DRIFTED, IN_SYNC, UNKNOWN or NOT_CHECKED.")
 
 
-class StackList(Where):
+class StackList(Located):
     stacks: list[StackSummary] = Field(description="Stacks (deleted ones left out).")
     next_cursor: str | None = Field(description="Pass back for more.")
 
@@ -128,7 +123,7 @@ class FailedEvent(BaseModel):
     reason: str = Field(description="Why, as CloudFormation said.")
 
 
-class StackView(Where):
+class StackView(Located):
     name: str = Field(description="Stack name.")
     id: str = Field(description="Stack id (ARN).")
     status: str = Field(description="Stack status.")
@@ -143,7 +138,7 @@ class StackView(Where):
     next: str = Field(description="What to call next.")
 
 
-class Preview(Where):
+class Preview(Located):
     stack: str = Field(description="Stack name.")
     change_set_id: str = Field(description="For get_change_set and execute_change_set.")
     change_set_type: str | None = Field(description="CREATE (a new stack) or UPDATE.")
@@ -156,7 +151,7 @@ class Preview(Where):
     next: str = Field(description="What to call next.")
 
 
-class Executed(Where):
+class Executed(Located):
     stack: str = Field(description="Stack name.")
     change_set_id: str = Field(description="The change set executed.")
     gate: Verdict = Field(description="The gate's verdict at execution.")
@@ -181,7 +176,7 @@ class DriftedResource(BaseModel):
     differences: list[Difference] = Field(description="Property differences.")
 
 
-class Drift(Where):
+class Drift(Located):
     stack: str = Field(description="Stack name or id.")
     detection_id: str = Field(description="Pass back as detection_id to ask again while it runs.")
     detection: str = Field(description="DETECTION_IN_PROGRESS, DETECTION_COMPLETE or DETECTION_FAILED.")
@@ -191,11 +186,6 @@ class Drift(Where):
     drifted: list[DriftedResource] = Field(description="Drifted resources and their differences.")
     waited_seconds: float = Field(description="How long this call waited.")
     next: str = Field(description="What to call next.")
-
-
-async def _where(deps: DeployDeps) -> dict[str, Any]:
-    account, region = await deps.aws.identity()
-    return Where(account=account, region=region).model_dump()
 
 
 # -- stacks ---------------------------------------------------------------------------------------------------------
@@ -235,7 +225,7 @@ async def list_stacks(
     else:
         after = {"token": token, "skip": 0}
     return StackList(
-        **await _where(deps),
+        **await deps.aws.located(),
         stacks=[_summary(raw) for raw in shown],
         next_cursor=encode_cursor(after) if after else None,
     )
@@ -277,7 +267,7 @@ async def describe_stack(
     failures, first = await _failures(deps.aws, str(found.get("StackId") or stack), failed_events)
     status = str(found.get("StackStatus"))
     return StackView(
-        **await _where(deps),
+        **await deps.aws.located(),
         name=text(found.get("StackName"), 255),
         id=str(found.get("StackId") or ""),
         status=status,
@@ -467,7 +457,7 @@ async def _preview(
         gate = await _gate(deps.aws, read, template, status)
     changes = classify(read.changes)
     return Preview(
-        **await _where(deps),
+        **await deps.aws.located(),
         stack=read.stack_name,
         change_set_id=read.id,
         change_set_type=kind or ("CREATE" if status in (None, "REVIEW_IN_PROGRESS") else "UPDATE"),
@@ -541,7 +531,7 @@ async def execute_change_set(
         await deps.aws.call("cloudformation", "ExecuteChangeSet", **params)
         after = await stack_or_none(deps.aws, read.stack_id)
         return Executed(
-            **await _where(deps),
+            **await deps.aws.located(),
             stack=read.stack_name,
             change_set_id=read.id,
             gate=gate,
@@ -601,7 +591,7 @@ async def detect_drift(
         drifted = await _drifted(deps.aws, str(status.get("StackId") or stack))
     count = status.get("DriftedStackResourceCount")
     return Drift(
-        **await _where(deps),
+        **await deps.aws.located(),
         stack=stack,
         detection_id=detection_id,
         detection=detection,

@@ -67,10 +67,9 @@ async def list_alarms(
         after = {"token": token, "skip": 0} if token else None
         if not token or len(shown) >= limit:
             break
-    account, region = await deps.aws.identity()
+    located = await deps.aws.located()
     return AlarmList(
-        account=account,
-        region=region,
+        **located,
         alarms=[alarm_of(raw, kind) for raw, kind in shown],
         next_cursor=encode_cursor(after) if after else None,
     )
@@ -102,10 +101,9 @@ async def get_alarm_history(
     transitions = [transition_of(raw) for raw in (answer.get("AlarmHistoryItems") or [])[:limit]]
     entries = sum(item.to_state == "ALARM" for item in transitions)
     token = answer.get("NextToken")
-    account, region = await deps.aws.identity()
+    located = await deps.aws.located()
     return AlarmHistory(
-        account=account,
-        region=region,
+        **located,
         alarm=alarm_name,
         transitions=transitions,
         times_in_alarm=entries,

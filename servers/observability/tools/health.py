@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field
 
@@ -63,8 +63,8 @@ async def get_service_health(deps: ObservabilityDeps, cluster: Cluster, service:
     signals = await signals_of(
         deps.aws, settings, cluster, service, end - timedelta(minutes=settings.health_window_minutes), end
     )
-    account, region = await deps.aws.identity()
-    return _health(f"{cluster.rsplit('/', 1)[-1]}/{service.rsplit('/', 1)[-1]}", signals, deps, account, region)
+    located = await deps.aws.located()
+    return _health(f"{cluster.rsplit('/', 1)[-1]}/{service.rsplit('/', 1)[-1]}", signals, deps, located)
 
 
 @health.read(title="Get the system's health", open_world=True)
@@ -80,7 +80,7 @@ async def get_system_health(deps: ObservabilityDeps) -> SystemHealth:
         )
     end = datetime.now(UTC)
     start = end - timedelta(minutes=settings.health_window_minutes)
-    account, region = await deps.aws.identity()
+    located = await deps.aws.located()
     service_only = settings.model_copy(update={"db_instances": []})  # databases are judged once, on their own
 
     async def one(entry: str) -> ServiceHealth:
@@ -89,7 +89,7 @@ async def get_system_health(deps: ObservabilityDeps) -> SystemHealth:
             signals = await signals_of(deps.aws, service_only, cluster, service, start, end)
         except CallError as error:
             signals = Signals(unknown=[f"service: {str(error)[:200]}"])
-        return _health(entry, signals, deps, account, region)
+        return _health(entry, signals, deps, located)
 
     answers = list(await asyncio.gather(*(one(entry) for entry in settings.services)))
     if settings.db_instances:
@@ -97,16 +97,16 @@ async def get_system_health(deps: ObservabilityDeps) -> SystemHealth:
             databases = await db_signals(deps.aws, settings.db_instances, start, end)
         except CallError as error:
             databases = []
-            answers.append(_health("db:*", Signals(unknown=[f"databases: {str(error)[:200]}"]), deps, account, region))
+            answers.append(_health("db:*", Signals(unknown=[f"databases: {str(error)[:200]}"]), deps, located))
         for database in databases:
             signals = Signals(databases=[database], unknown=silent([database]))
-            answers.append(_health(f"db:{database.instance}", signals, deps, account, region))
+            answers.append(_health(f"db:{database.instance}", signals, deps, located))
     answers.sort(key=lambda answer: -_RANK[answer.verdict])
     verdict = answers[0].verdict if answers else "green"
-    return SystemHealth(account=account, region=region, verdict=verdict, go=verdict == "green", services=answers)
+    return SystemHealth(**located, verdict=verdict, go=verdict == "green", services=answers)
 
 
-def _health(name: str, signals: Signals, deps: ObservabilityDeps, account: str, region: str) -> ServiceHealth:
+def _health(name: str, signals: Signals, deps: ObservabilityDeps, located: dict[str, Any]) -> ServiceHealth:
     verdict = judge(signals, deps.settings)
     color = verdict.color
     if signals.unknown and color == "green":
@@ -128,8 +128,7 @@ def _health(name: str, signals: Signals, deps: ObservabilityDeps, account: str, 
             "Not a go until what is listed under unknown can be read (a permission missing?): fix it, ask again.",
         )
     return ServiceHealth(
-        account=account,
-        region=region,
+        **located,
         service=name,
         verdict=color,
         go=color == "green",

@@ -61,10 +61,9 @@ async def search_logs(
             break
     raws.sort(key=lambda raw: raw.get("timestamp") or 0)  # oldest first across streams, whoever pages them
     shown = [event_of(raw) for raw in raws[:limit]]
-    account, region = await deps.aws.identity()
+    located = await deps.aws.located()
     return LogEvents(
-        account=account,
-        region=region,
+        **located,
         events=[event for event, _ in shown],
         next_cursor=encode_cursor({"token": token}) if token else None,
         redacted=any(redacted for _, redacted in shown),
@@ -112,10 +111,9 @@ async def query_logs(
         for row in results[:max_rows]
     ]
     statistics = answer.get("statistics") or {}
-    account, region = await deps.aws.identity()
+    located = await deps.aws.located()
     return LogQuery(
-        account=account,
-        region=region,
+        **located,
         query_id=query_id,
         status=status,
         rows=rows,
@@ -131,8 +129,8 @@ async def stop_log_query(deps: ObservabilityDeps, query_id: QueryId) -> QuerySto
     """Stop a running Logs Insights query that query_logs started (it costs by data scanned). Nothing else
     is changed."""
     answer = await deps.aws.call("logs", "StopQuery", queryId=query_id)
-    account, region = await deps.aws.identity()
-    return QueryStopped(account=account, region=region, query_id=query_id, stopped=bool(answer.get("success")))
+    located = await deps.aws.located()
+    return QueryStopped(**located, query_id=query_id, stopped=bool(answer.get("success")))
 
 
 @logs.read(title="Tail an ECS task's logs", open_world=True)
@@ -158,10 +156,9 @@ async def tail_task_logs(
     )
     shown = [event_of(raw) for raw in (answer.get("events") or [])[-lines:]]  # one stream: not repeated
     events = [event.model_copy(update={"stream": event.stream or where.stream}) for event, _ in shown]
-    account, region = await deps.aws.identity()
+    located = await deps.aws.located()
     return LogEvents(
-        account=account,
-        region=region,
+        **located,
         events=events,
         next_cursor=None,
         redacted=any(redacted for _, redacted in shown),

@@ -84,10 +84,9 @@ async def get_metric_series(
                 mean=round(sum(values) / len(values), 6) if values else None,
             )
         )
-    account, region = await deps.aws.identity()
+    located = await deps.aws.located()
     return MetricSeries(
-        account=account,
-        region=region,
+        **located,
         namespace=namespace,
         metric=metric,
         period=step,
@@ -111,10 +110,9 @@ async def get_service_metrics(
         note = "No load balancer target group: only ECS figures."
     elif not found.load_balancer_dimensions:
         note = "Its target group is not attached to a load balancer (no listener forwards to it): only ECS figures."
-    account, region = await deps.aws.identity()
+    located = await deps.aws.located()
     return ServiceMetrics(
-        account=account,
-        region=region,
+        **located,
         service=f"{found.cluster}/{found.service}",
         window=f"{_iso(begin)}/{_iso(stop)}",
         cpu_percent=_round(figures.get("cpu")),
