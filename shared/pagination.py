@@ -9,7 +9,7 @@ from typing import Any, cast
 
 from shared.errors import InvalidRequest
 
-__all__ = ["decode_cursor", "encode_cursor"]
+__all__ = ["decode_cursor", "encode_cursor", "invalid_cursor", "token_of", "token_position"]
 
 
 def encode_cursor(position: dict[str, Any]) -> str:
@@ -29,4 +29,27 @@ def decode_cursor(cursor: str, *, keys: frozenset[str]) -> dict[str, Any]:
         decoded = cast("dict[str, Any]", position)
         if decoded.keys() == keys:
             return decoded
-    raise InvalidRequest("The cursor is not valid: pass back next_cursor exactly as a previous call returned it.")
+    raise invalid_cursor()
+
+
+def invalid_cursor() -> InvalidRequest:
+    """The answer to a cursor this server did not make (or one edited since)."""
+    return InvalidRequest("The cursor is not valid: pass back next_cursor exactly as a previous call returned it.")
+
+
+def token_of(cursor: str) -> str:
+    """The upstream page token in a cursor made of ``{"token": ...}`` (an upstream API's own next token)."""
+    token = decode_cursor(cursor, keys=frozenset({"token"}))["token"]
+    if not isinstance(token, str) or not token:
+        raise invalid_cursor()
+    return token
+
+
+def token_position(cursor: str) -> tuple[str | None, int]:
+    """``(token, skip)`` of a cursor made of ``{"token": ..., "skip": ...}``: the upstream page to ask for (None:
+    the first) and how many of its items were already shown (an upstream page longer than a page here)."""
+    position = decode_cursor(cursor, keys=frozenset({"token", "skip"}))
+    token, skip = position["token"], position["skip"]
+    if not (token is None or (isinstance(token, str) and token)) or type(skip) is not int or skip < 0:
+        raise invalid_cursor()
+    return token, skip

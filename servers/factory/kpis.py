@@ -25,7 +25,7 @@ from servers.factory.schema import kpi_measurements as meas
 from shared.db import Database
 from shared.errors import InvalidArguments, InvalidRequest, NotFound
 from shared.idempotency import Idempotency
-from shared.pagination import decode_cursor, encode_cursor
+from shared.pagination import decode_cursor, encode_cursor, invalid_cursor
 from shared.timestamps import utc
 
 __all__ = ["KpiStore", "meets_target"]
@@ -36,7 +36,7 @@ _MAX_OFFSET = 1_000_000  # far past any catalog; keeps a forged offset inside ev
 def _list_position(cursor: str) -> int:
     offset = decode_cursor(cursor, keys=frozenset({"offset"}))["offset"]
     if type(offset) is not int or not 0 <= offset <= _MAX_OFFSET:
-        raise _not_our_cursor()
+        raise invalid_cursor()
     return offset
 
 
@@ -45,12 +45,7 @@ def _history_position(cursor: str) -> tuple[datetime, uuid.UUID]:
     try:
         return utc(datetime.fromisoformat(position["t"])), uuid.UUID(position["id"])
     except (TypeError, ValueError, InvalidRequest):
-        raise _not_our_cursor() from None
-
-
-def _not_our_cursor() -> InvalidRequest:
-    # Well-formed but not made by this tool (or edited): the same answer as for any foreign cursor.
-    return InvalidRequest("The cursor is not valid: pass back next_cursor exactly as a previous call returned it.")
+        raise invalid_cursor() from None
 
 
 def meets_target(value: float, target: float, direction: str) -> bool:

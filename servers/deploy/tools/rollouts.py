@@ -43,7 +43,7 @@ from servers.deploy.rollouts import (
 )
 from shared.aws import Located, ecs_clusters, ecs_services
 from shared.errors import CallError, InvalidRequest, NotFound
-from shared.pagination import decode_cursor, encode_cursor
+from shared.pagination import decode_cursor, encode_cursor, invalid_cursor
 from shared.timestamps import iso, utc
 from shared.toolset import Toolset
 
@@ -443,7 +443,7 @@ async def list_deployments(
         try:
             before = datetime.fromisoformat(str(value))
         except ValueError:
-            raise InvalidRequest("The cursor is not valid: pass back next_cursor exactly as returned.") from None
+            raise invalid_cursor() from None
     rows = await deps.history.page(cluster=cluster, service=service, before=before, limit=limit)
     items = [_item(row) for row in rows[:limit]]
     more = len(rows) > limit

@@ -33,7 +33,7 @@ from servers.deploy.stacks import (
 )
 from shared.aws import AwsClients, Located
 from shared.errors import CallError, InvalidRequest
-from shared.pagination import decode_cursor, encode_cursor
+from shared.pagination import encode_cursor, token_position
 from shared.timestamps import iso
 from shared.toolset import Toolset
 
@@ -48,7 +48,6 @@ stacks = Toolset(
 POLL_SECONDS = 2.0  # between two looks while a tool waits for a change set or a drift detection
 _SCAN_PAGES = 10
 _MAX_CHANGES = 200  # resource changes listed in an answer (the gate always sees all of them)
-_BAD_CURSOR = "The cursor is not valid: pass back next_cursor exactly as a previous call returned it."
 _CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
 _PENDING = ("CREATE_PENDING", "CREATE_IN_PROGRESS")
 _LISTED = [  # every stack status but DELETE_COMPLETE
@@ -200,7 +199,7 @@ async def list_stacks(
 ) -> StackList:
     """CloudFormation stacks of the account and region (deleted ones left out): status, reason, last change,
     drift. Then describe_stack for one stack's outputs and failures."""
-    token, skip = _position(cursor) if cursor else (None, 0)
+    token, skip = token_position(cursor) if cursor else (None, 0)
     shown: list[Mapping[str, Any]] = []
     after: dict[str, Any] | None = None
     for _ in range(_SCAN_PAGES):
@@ -243,14 +242,6 @@ def _summary(raw: Mapping[str, Any]) -> StackSummary:
         updated_at=iso(raw.get("LastUpdatedTime") or raw.get("CreationTime")),
         drift=(raw.get("DriftInformation") or {}).get("StackDriftStatus"),
     )
-
-
-def _position(cursor: str) -> tuple[str | None, int]:
-    position = decode_cursor(cursor, keys=frozenset({"token", "skip"}))
-    token, skip = position["token"], position["skip"]
-    if not (token is None or (isinstance(token, str) and token)) or type(skip) is not int or skip < 0:
-        raise InvalidRequest(_BAD_CURSOR)
-    return token, skip
 
 
 @stacks.read(title="Describe a stack", open_world=True)

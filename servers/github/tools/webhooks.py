@@ -22,7 +22,7 @@ from servers.github.webhooks.answers import (
 )
 from servers.github.webhooks.recovery import recover
 from shared.errors import InvalidRequest, NotFound
-from shared.pagination import decode_cursor, encode_cursor
+from shared.pagination import decode_cursor, encode_cursor, invalid_cursor
 from shared.timestamps import utc
 from shared.toolset import Toolset
 
@@ -203,7 +203,7 @@ async def redeliver_failed_webhooks(
 def _position(cursor: str, key: str) -> int:
     value = decode_cursor(cursor, keys=frozenset({key}))[key]
     if type(value) is not int or value < 0:
-        raise InvalidRequest("The cursor is not valid: pass back next_cursor exactly as a previous call returned it.")
+        raise invalid_cursor()
     return value
 
 

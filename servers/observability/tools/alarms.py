@@ -13,7 +13,7 @@ from servers.observability.deps import ObservabilityDeps
 from servers.observability.metrics import Resources, resources_of
 from servers.observability.models import AlarmHistory, AlarmList
 from shared.errors import InvalidRequest
-from shared.pagination import decode_cursor, encode_cursor
+from shared.pagination import encode_cursor, token_of, token_position
 from shared.toolset import Toolset
 
 __all__ = ["alarms"]
@@ -25,7 +25,6 @@ alarms = Toolset(
 )
 
 _SCAN_PAGES = 10
-_BAD_CURSOR = "The cursor is not valid: pass back next_cursor exactly as a previous call returned it."
 
 
 @alarms.read(title="List alarms", open_world=True)
@@ -48,7 +47,7 @@ async def list_alarms(
     found: Resources | None = None
     if cluster is not None and service is not None:
         found = await resources_of(deps.aws, cluster, service)
-    token, skip = _position(cursor) if cursor else (None, 0)
+    token, skip = token_position(cursor) if cursor else (None, 0)
     shown: list[tuple[dict[str, object], str]] = []
     after: dict[str, object] | None = None  # where the next page starts: a page's token, and how many it showed
     for _ in range(_SCAN_PAGES):
@@ -96,7 +95,7 @@ async def get_alarm_history(
         "ScanBy": "TimestampDescending",
     }
     if cursor:
-        params["NextToken"] = _token(cursor)
+        params["NextToken"] = token_of(cursor)
     answer = await deps.aws.call("cloudwatch", "DescribeAlarmHistory", **params)
     transitions = [transition_of(raw) for raw in (answer.get("AlarmHistoryItems") or [])[:limit]]
     entries = sum(item.to_state == "ALARM" for item in transitions)
@@ -111,20 +110,3 @@ async def get_alarm_history(
         flapping=entries >= FLAPPING,
         next_cursor=encode_cursor({"token": token}) if token else None,
     )
-
-
-def _token(cursor: str) -> str:
-    token = decode_cursor(cursor, keys=frozenset({"token"}))["token"]
-    if not isinstance(token, str) or not token:
-        raise InvalidRequest(_BAD_CURSOR)
-    return token
-
-
-def _position(cursor: str) -> tuple[str | None, int]:
-    """list_alarms' cursor: the token of the page to ask for (none: the first) and how many of its alarms were
-    already shown."""
-    position = decode_cursor(cursor, keys=frozenset({"token", "skip"}))
-    token, skip = position["token"], position["skip"]
-    if not (token is None or (isinstance(token, str) and token)) or type(skip) is not int or skip < 0:
-        raise InvalidRequest(_BAD_CURSOR)
-    return token, skip

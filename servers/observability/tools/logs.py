@@ -11,7 +11,7 @@ from servers.observability.deps import ObservabilityDeps
 from servers.observability.logs import event_of, insights, line, stream_of
 from servers.observability.models import LogEvents, LogQuery, QueryStopped
 from shared.errors import InvalidRequest
-from shared.pagination import decode_cursor, encode_cursor
+from shared.pagination import encode_cursor, token_of
 from shared.toolset import Toolset
 
 __all__ = ["logs"]
@@ -51,7 +51,7 @@ async def search_logs(
     }
     if filter_pattern:
         params["filterPattern"] = filter_pattern
-    token = _token(cursor) if cursor else None
+    token = token_of(cursor) if cursor else None
     raws: list[dict[str, Any]] = []
     for _ in range(_EMPTY_PAGES):  # CloudWatch may answer an empty page with a token while more lines follow
         answer = await deps.aws.call("logs", "FilterLogEvents", **params, **({"nextToken": token} if token else {}))
@@ -163,13 +163,6 @@ async def tail_task_logs(
         next_cursor=None,
         redacted=any(redacted for _, redacted in shown),
     )
-
-
-def _token(cursor: str) -> str:
-    token = decode_cursor(cursor, keys=frozenset({"token"}))["token"]
-    if not isinstance(token, str) or not token:
-        raise InvalidRequest("The cursor is not valid: pass back next_cursor exactly as a previous call returned it.")
-    return token
 
 
 def _next(status: str, query_id: str) -> str:
