@@ -368,7 +368,8 @@ def verdict_of(
         example = next((reason for failure in chosen if (reason := _evidence(failure))), None)
         said = f" ({example[:160]})" if example else ""
         n = f"{len(chosen)} of {len(failures)} failed task(s)"
-        return cause, _VERDICTS[cause](n, said, chosen)
+        codes = _exit_codes(chosen) if cause == "application_exit" else ""
+        return cause, _VERDICTS[cause].format(n=n, said=said, codes=codes)
     unhealthy = [target for target in targets if target.state == "unhealthy"]
     if unhealthy:
         reasons = ", ".join(sorted({t.reason for t in unhealthy if t.reason})) or "no reason given"
@@ -392,65 +393,39 @@ def verdict_of(
     )
 
 
-def _image_pull(n: str, said: str, _: Sequence[TaskFailure]) -> str:
-    return (
-        f"Image pull: {n} could not pull their image{said}. Check that the image tag exists in its repository and "
+_UNKNOWN = (
+    "Unclassified: {n} stopped for a reason not recognised{said}. Read the reasons and events below, and the "
+    "task's logs (observability server's tail_task_logs)."
+)
+# What each cause says and what to do: {n} the failed tasks, {said} what ECS said, {codes} the exit codes.
+_VERDICTS = {
+    "image_pull": (
+        "Image pull: {n} could not pull their image{said}. Check that the image tag exists in its repository and "
         "that the task execution role may pull it (ecr:GetAuthorizationToken, ecr:BatchGetImage) and reach the "
         "registry (NAT or VPC endpoints); then start_deployment with a good image, or rollback_deployment."
-    )
-
-
-def _secrets(n: str, said: str, _: Sequence[TaskFailure]) -> str:
-    return (
-        f"Secrets: {n} could not fetch their secrets{said}. Run the secret preflight check_task_secrets: every secret "
+    ),
+    "secrets": (
+        "Secrets: {n} could not fetch their secrets{said}. Run the secret preflight check_task_secrets: every secret "
         "the task definition names must exist and the execution role must read it (secretsmanager:GetSecretValue, "
         "ssm:GetParameters, kms:Decrypt)."
-    )
-
-
-def _resource_init(n: str, said: str, _: Sequence[TaskFailure]) -> str:
-    return (
-        f"Resource initialisation: {n} could not set up their resources{said}. The reason names which (log group, "
+    ),
+    "resource_init": (
+        "Resource initialisation: {n} could not set up their resources{said}. The reason names which (log group, "
         "volume, env file, network interface, container): fix it in the task definition or its role, then redeploy."
-    )
-
-
-def _out_of_memory(n: str, said: str, _: Sequence[TaskFailure]) -> str:
-    return (
-        f"Out of memory: {n} were killed for using too much memory{said}. Raise the task's (or the container's) "
+    ),
+    "out_of_memory": (
+        "Out of memory: {n} were killed for using too much memory{said}. Raise the task's (or the container's) "
         "memory in a new task definition revision, or look for a leak with the observability server's "
         "get_service_metrics; rollback_deployment meanwhile."
-    )
-
-
-def _health_check(n: str, said: str, _: Sequence[TaskFailure]) -> str:
-    return (
-        f"Health checks: {n} failed their health checks{said}. Tail the task's logs with the observability "
+    ),
+    "health_check": (
+        "Health checks: {n} failed their health checks{said}. Tail the task's logs with the observability "
         "server's tail_task_logs; check the health check path, port and grace period against the app's start time."
-    )
-
-
-def _application_exit(n: str, said: str, chosen: Sequence[TaskFailure]) -> str:
-    return (
-        f"Application exit: {n} exited on their own ({_exit_codes(chosen)}){said}. Tail the task's logs with the "
+    ),
+    "application_exit": (
+        "Application exit: {n} exited on their own ({codes}){said}. Tail the task's logs with the "
         "observability server's tail_task_logs for why; rollback_deployment if the new image is at fault."
-    )
-
-
-def _unknown(n: str, said: str, _: Sequence[TaskFailure]) -> str:
-    return (
-        f"Unclassified: {n} stopped for a reason not recognised{said}. Read the reasons and events below, and the "
-        "task's logs (observability server's tail_task_logs)."
-    )
-
-
-_VERDICTS = {
-    "image_pull": _image_pull,
-    "secrets": _secrets,
-    "resource_init": _resource_init,
-    "out_of_memory": _out_of_memory,
-    "health_check": _health_check,
-    "application_exit": _application_exit,
-    "unknown": _unknown,
-    NOT_A_FAILURE: _unknown,
+    ),
+    "unknown": _UNKNOWN,
+    NOT_A_FAILURE: _UNKNOWN,
 }
