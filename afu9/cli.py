@@ -51,6 +51,9 @@ def _parser() -> argparse.ArgumentParser:
 
     webhooks.add_commands(commands)
     workflows.add_commands(commands)
+    from afu9.executions import add_worker_command
+
+    add_worker_command(commands)
     commands.add_parser(
         "generate", help="rewrite mcp.json, the README tables, docs/tools.md and the workflow JSON Schema"
     )
@@ -82,6 +85,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         from afu9 import workflows
 
         workflows.run(args)
+    elif args.command == "worker":
+        from afu9.executions import worker
+
+        worker(args)
     elif args.command == "generate":
         from afu9.generate import write_all
 

@@ -27,12 +27,12 @@ if TYPE_CHECKING:
     from orchestrator.problems import WorkflowInvalid
     from shared.db import Database
 
-__all__ = ["add_commands", "run", "suite_catalog"]
+__all__ = ["add_commands", "read_document", "refuse", "run", "suite_catalog"]
 
 
 def add_commands(commands: Any) -> None:
     """The ``workflow`` command and its subcommands, on the CLI's subparsers."""
-    workflow = commands.add_parser("workflow", help="validate, publish and list workflow definitions")
+    workflow = commands.add_parser("workflow", help="validate, publish, list and run workflows; steer executions")
     sub = workflow.add_subparsers(dest="workflow_command", required=True, metavar="WORKFLOW_COMMAND")
 
     check = sub.add_parser(
@@ -59,6 +59,10 @@ def add_commands(commands: Any) -> None:
     listing.add_argument("--name", help="only this workflow's versions")
     listing.add_argument("--json", action="store_true", help="one JSON object per line")
 
+    from afu9.executions import add_run_commands
+
+    add_run_commands(sub)
+
 
 def _catalog_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -83,20 +87,24 @@ def run(args: argparse.Namespace) -> None:
         _list(args)
     elif args.workflow_command == "validate":
         _validate(args)
-    else:
+    elif args.workflow_command == "publish":
         _publish(args)
+    else:
+        from afu9.executions import run_command
+
+        run_command(args)
 
 
 def _validate(args: argparse.Namespace) -> None:
     from orchestrator.documents import prepare
     from orchestrator.problems import WorkflowInvalid
 
-    source = _read(args.file)
+    source = read_document(args.file)
     catalog = None if args.no_catalog else _catalog(args)
     try:
         prepared = prepare(source.data, catalog)
     except WorkflowInvalid as invalid:
-        _refuse(source, invalid, "")
+        refuse(source, invalid, "")
     if args.show:
         sys.stdout.write(json.dumps(prepared.document, indent=2, ensure_ascii=False) + "\n")
         return
@@ -113,7 +121,7 @@ def _publish(args: argparse.Namespace) -> None:
     from shared.logs import configure_logging
     from shared.settings import CommonSettings, load_settings
 
-    source = _read(args.file)
+    source = read_document(args.file)
     catalog = _catalog(args)
     settings = load_settings(CommonSettings)
     configure_logging("WARNING")
@@ -131,7 +139,7 @@ def _publish(args: argparse.Namespace) -> None:
     try:
         publication = on_database(settings, (KIT_MIGRATIONS, MIGRATIONS), work, undone="nothing was published")
     except WorkflowInvalid as invalid:
-        _refuse(source, invalid, "; nothing was published")
+        refuse(source, invalid, "; nothing was published")
     except VersionConflict as conflict:
         sys.stderr.write(f"afu9: {conflict}\n")
         raise SystemExit(1) from None
@@ -188,7 +196,7 @@ def _list(args: argparse.Namespace) -> None:
 # --- helpers ---------------------------------------------------------------------------------------------------
 
 
-def _read(path: Path) -> Source:
+def read_document(path: Path) -> Source:
     from orchestrator.documents import read_source
     from orchestrator.problems import WorkflowInvalid
 
@@ -199,10 +207,10 @@ def _read(path: Path) -> Source:
     except WorkflowInvalid as invalid:
         from orchestrator.documents import Source
 
-        _refuse(Source(None, "", str(path)), invalid, "")
+        refuse(Source(None, "", str(path)), invalid, "")
 
 
-def _refuse(source: Source, invalid: WorkflowInvalid, suffix: str) -> NoReturn:
+def refuse(source: Source, invalid: WorkflowInvalid, suffix: str) -> NoReturn:
     """Every problem, one a line, as ``FILE:LINE: path: message``; exit 1."""
     located = [(None if problem.converted else source.line(problem.path), problem) for problem in invalid.problems]
     located.sort(key=lambda pair: pair[0] if pair[0] is not None else 0)  # stable: paths in order within a line

@@ -74,6 +74,51 @@ class Definitions:
                 continue  # another process took the next number between our read and our insert (SQLite)
         return await self._publish(prepared)
 
+    async def for_run(self, prepared: Prepared) -> StoredWorkflow:
+        """The stored definition a run of the document ``prepared`` is pinned to: its publication when this
+        content is published (publishing it first when its version is free), else a ``draft`` row holding it
+        (the version is published with other content: a run of an edited file must not change the published
+        one, and must not be refused either)."""
+        try:
+            return (await self.publish(prepared)).workflow
+        except VersionConflict:
+            pass
+        for _ in range(_ATTEMPTS):
+            try:
+                return await self._draft(prepared)
+            except Conflict:
+                continue
+        return await self._draft(prepared)
+
+    async def _draft(self, prepared: Prepared) -> StoredWorkflow:
+        import sqlalchemy as sa
+
+        from orchestrator.schema import workflows
+
+        async with self.database.connect(write=True) as connection:
+            if connection.dialect.name == "postgresql":
+                await connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_lock_key(prepared.name))))
+            rows = (await connection.execute(sa.select(workflows).where(workflows.c.name == prepared.name))).all()
+            for row in rows:
+                if row.content_hash == prepared.content_hash and row.semver == prepared.version:
+                    return _stored(row)
+            new_id = uuid.uuid4()
+            await connection.execute(
+                sa.insert(workflows).values(
+                    id=new_id,
+                    name=prepared.name,
+                    description=prepared.workflow.metadata.description,
+                    definition=prepared.document,
+                    version=max((row.version for row in rows), default=0) + 1,
+                    enabled=True,
+                    semver=prepared.version,
+                    content_hash=prepared.content_hash,
+                    status="draft",
+                )
+            )
+            row = (await connection.execute(sa.select(workflows).where(workflows.c.id == new_id))).one()
+        return _stored(row)
+
     async def _publish(self, prepared: Prepared) -> Publication:
         import sqlalchemy as sa
 
@@ -84,7 +129,7 @@ class Definitions:
                 await connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_lock_key(prepared.name))))
             rows = (await connection.execute(sa.select(workflows).where(workflows.c.name == prepared.name))).all()
             for row in rows:
-                if row.semver != prepared.version:
+                if row.semver != prepared.version or row.status != "published":
                     continue
                 if row.content_hash == prepared.content_hash:
                     return Publication(_stored(row), created=False)
@@ -127,7 +172,7 @@ class Definitions:
 
     async def get(self, name: str, version: str | None = None) -> StoredWorkflow:
         """The definition ``name`` at ``version``, or its highest published version; :class:`NotFound`."""
-        found = [w for w in await self.list(name) if w.status == "published" or version is not None]
+        found = [w for w in await self.list(name) if w.status == "published"]
         if version is not None:
             found = [w for w in found if w.version == version]
         if not found:

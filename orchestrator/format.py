@@ -394,7 +394,8 @@ class Approvers(_Strict):
 
 
 class ApprovalStep(_Step):
-    """Wait for a person's decision; output ``{decision, actor, reason, at}``. ``timeout`` bounds the wait."""
+    """Wait for a person's decision; output ``{decision, approved, actor, reason, at}`` where ``decision`` is
+    approved, rejected or timed_out and ``approved`` applies ``on_timeout``. ``timeout`` bounds the wait (24h)."""
 
     type: Literal["approval"]
     message: Template

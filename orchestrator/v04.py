@@ -39,7 +39,7 @@ from typing import Any
 from orchestrator.catalog import Catalog
 from orchestrator.problems import Path, Problem, WorkflowInvalid
 
-__all__ = ["GITHUB_TOOLS", "LegacyGitHubTool", "is_v04", "upconvert"]
+__all__ = ["GITHUB_TOOLS", "LegacyGitHubTool", "context_inputs", "is_v04", "upconvert"]
 
 
 @dataclass(frozen=True)
@@ -407,3 +407,15 @@ def _milliseconds(duration: str) -> float:
     from orchestrator.format import parse_duration
 
     return parse_duration(duration).total_seconds() * 1000
+
+
+def context_inputs(context: Mapping[str, Any]) -> dict[str, Any]:
+    """The inputs of an up-converted document from a v0.4 execution context (``input``, ``repo``,
+    ``variables``, ``issue``...): ``input``'s fields and the variables at the top, every other root as it is,
+    so ``${input.x}`` (now ``inputs.x``) and ``${repo.owner}`` (now ``inputs.repo.owner``) both resolve."""
+    inputs: dict[str, Any] = {key: value for key, value in context.items() if key not in ("input", "variables")}
+    for part in ("variables", "input"):
+        value = context.get(part)
+        if isinstance(value, Mapping):
+            inputs.update(value)
+    return inputs

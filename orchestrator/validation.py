@@ -52,7 +52,7 @@ from orchestrator.problems import Path, Problem, render_path
 
 __all__ = ["APPROVAL_OUTPUT", "validate"]
 
-APPROVAL_OUTPUT = ("decision", "actor", "reason", "at")
+APPROVAL_OUTPUT = ("decision", "approved", "actor", "reason", "at")
 _ROOTS = ("inputs", "steps", "execution")
 
 

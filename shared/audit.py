@@ -16,6 +16,12 @@ transaction per call, or even ten a second, would cost the calls more than the c
 
 The outcome of a call is taken from the type of what happened (:data:`current_call`): the kit's tool runner
 and middleware set it; a cancelled call is ``cancelled``.
+
+A workflow's calls link to the orchestrator's tables: the request's ``_meta`` may carry
+``afu9/execution_id`` and ``afu9/step_id`` (UUID strings), stored in the row's ``execution_id`` and
+``step_id``; anything else there is ignored, since a call never fails because of its ``_meta``. An error
+result carries its outcome back in its own ``_meta`` (``afu9/outcome``), so a client tells a failure worth
+retrying (``unavailable``, ``rate_limited``) from one that is not without parsing text.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ from typing import TYPE_CHECKING, Any, cast
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.shared.exceptions import MCPError
+from mcp.types import Result
 
 from shared.deps import Dependency, Health
 from shared.errors import DependencyUnavailable, InvalidRequest
@@ -46,7 +53,17 @@ from shared.redaction import REDACTED, redact_text, redact_value
 if TYPE_CHECKING:
     from shared.db import Database
 
-__all__ = ["AuditLog", "AuditMiddleware", "AuditPart", "AuditRecord", "CallOutcome", "current_call"]
+__all__ = [
+    "META_EXECUTION_ID",
+    "META_OUTCOME",
+    "META_STEP_ID",
+    "AuditLog",
+    "AuditMiddleware",
+    "AuditPart",
+    "AuditRecord",
+    "CallOutcome",
+    "current_call",
+]
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +77,14 @@ _ITEMS = 100  # entries kept per list or object
 _DEPTH = 10
 _SLICE = 32  # records redacted and encoded between two turns of the event loop (well under a millisecond)
 _STALLED_AFTER = 30.0  # seconds with records waiting and none written before /ready calls the trail down
+_UUID_CHARS = 45  # the longest text uuid.UUID reads ("urn:uuid:" and 36 characters); longer is no UUID
+
+META_EXECUTION_ID = "afu9/execution_id"
+"""Request ``_meta`` key: the orchestrator's workflow execution that made the call (a UUID string)."""
+META_STEP_ID = "afu9/step_id"
+"""Request ``_meta`` key: the workflow step that made the call (a UUID string)."""
+META_OUTCOME = "afu9/outcome"
+"""Result ``_meta`` key of an error result: the call's audit outcome (``unavailable``, ``invalid_arguments``...)."""
 
 
 @dataclass
@@ -87,6 +112,8 @@ class AuditRecord:
     caller: str
     transport: str
     request_id: str | None
+    execution_id: uuid.UUID | None = None
+    step_id: uuid.UUID | None = None
 
 
 class AuditLog:
@@ -124,8 +151,11 @@ class AuditLog:
         caller: str,
         transport: str,
         request_id: object,
+        execution_id: object = None,
+        step_id: object = None,
     ) -> None:
-        """Queue one record without blocking (bounded work); drops (and counts) the oldest when full."""
+        """Queue one record without blocking (bounded work); drops (and counts) the oldest when full.
+        ``execution_id`` and ``step_id`` are kept only when they are UUIDs (or UUID strings)."""
         if len(self._queue) >= self.capacity:
             oldest = self._queue.popleft()
             if oldest.seq > self._writing_up_to:  # a record of the batch being written is not lost
@@ -145,6 +175,8 @@ class AuditLog:
                 caller=_name(caller) or "?",
                 transport=transport,
                 request_id=_name(request_id),
+                execution_id=_uuid(execution_id),
+                step_id=_uuid(step_id),
             )
         )
         self._wake.set()
@@ -279,7 +311,8 @@ class AuditPart(Dependency):
 
 
 class AuditMiddleware:
-    """SDK middleware that times each ``tools/call`` and queues its audit record."""
+    """SDK middleware that times each ``tools/call``, queues its audit record (linked to the workflow step
+    named in the request's ``_meta``), and stamps an error result's ``_meta`` with the call's outcome."""
 
     def __init__(self, audit: AuditLog) -> None:
         self.audit = audit
@@ -307,10 +340,15 @@ class AuditMiddleware:
             if _is_error(result):
                 error = _error_text(result)
                 call.outcome = call.outcome or "tool_error"
+                return _with_outcome(result, call.outcome)
             return result
         finally:
             current_call.reset(token)
             params = ctx.params or {}
+            # The raw params' _meta (the middleware runs before the SDK validates them), not ctx.meta: that one
+            # is None whenever any other part of the request's _meta fails the SDK's validation.
+            meta: object = params.get("_meta")
+            links: Mapping[str, object] = cast("Mapping[str, object]", meta) if isinstance(meta, Mapping) else {}
             self.audit.record(
                 tool=params.get("name"),
                 arguments=params.get("arguments"),
@@ -321,6 +359,8 @@ class AuditMiddleware:
                 caller=_caller(ctx),
                 transport="http" if ctx.request is not None else "stdio",
                 request_id=ctx.request_id,
+                execution_id=links.get(META_EXECUTION_ID),
+                step_id=links.get(META_STEP_ID),
             )
 
 
@@ -337,6 +377,23 @@ def _is_error(result: object) -> bool:
     if isinstance(result, Mapping):
         return result.get("isError") is True  # pyright: ignore[reportUnknownMemberType]
     return getattr(result, "is_error", False) is True
+
+
+def _with_outcome(result: HandlerResult, outcome: str) -> HandlerResult:
+    """An error result with ``afu9/outcome`` added to its ``_meta`` (what is there already kept): the wire dict
+    the SDK's handler produced, or the result model a middleware answered with. Never changed in place: the
+    dict's ``_meta`` may be shared with what made it."""
+    if isinstance(result, Mapping):
+        wire = cast("Mapping[str, object]", result)
+        existing = wire.get("_meta")
+        if existing is None:
+            return {**wire, "_meta": {META_OUTCOME: outcome}}
+        if isinstance(existing, Mapping):
+            return {**wire, "_meta": {**cast("Mapping[str, object]", existing), META_OUTCOME: outcome}}
+        return result  # a _meta that is not an object: not ours to repair
+    if isinstance(result, Result):
+        return result.model_copy(update={"meta": {**(result.meta or {}), META_OUTCOME: outcome}})
+    return result
 
 
 def _error_text(result: object) -> str:
@@ -375,6 +432,18 @@ def _clean(text: str) -> str:
     except UnicodeEncodeError:
         text = text.encode("utf-8", "replace").decode("utf-8")
     return text
+
+
+def _uuid(value: object) -> uuid.UUID | None:
+    """``value`` as a UUID when it is one or a UUID string of bounded length; anything else is None."""
+    if isinstance(value, uuid.UUID):
+        return value
+    if not isinstance(value, str) or len(value) > _UUID_CHARS:
+        return None
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
 
 
 def _name(value: object) -> str | None:
@@ -433,6 +502,8 @@ _COLUMNS = (
     "caller",
     "transport",
     "request_id",
+    "execution_id",
+    "step_id",
 )
 
 
@@ -453,7 +524,7 @@ async def _rows(batch: Sequence[AuditRecord], dialect: str) -> list[tuple[Any, .
 
 def _row(record: AuditRecord, dialect: str) -> tuple[Any, ...]:
     """A record as stored, encoded as SQLAlchemy would for the driver (UUID, timestamps, JSON text); every
-    column that can carry a secret goes through the redaction filter."""
+    column that can carry a secret goes through the redaction filter (the workflow links are UUIDs: none can)."""
     started = datetime.fromtimestamp(record.started, UTC)
     completed = started + timedelta(milliseconds=record.duration_ms)
     params = None if record.arguments is None else redact_value(record.arguments)
@@ -462,10 +533,12 @@ def _row(record: AuditRecord, dialect: str) -> tuple[Any, ...]:
         identifier: object = uuid.uuid4()
         started_at: object = started
         completed_at: object = completed
+        links: tuple[object, object] = (record.execution_id, record.step_id)
     else:  # SQLite, as SQLAlchemy stores Uuid and DateTime there
         identifier = uuid.uuid4().hex
         started_at = started.strftime(_SQLITE_TIME)
         completed_at = completed.strftime(_SQLITE_TIME)
+        links = (_sqlite_uuid(record.execution_id), _sqlite_uuid(record.step_id))
     return (
         identifier,
         record.server,
@@ -479,7 +552,12 @@ def _row(record: AuditRecord, dialect: str) -> tuple[Any, ...]:
         _redacted_name(record.caller),
         record.transport,
         _redacted_name(record.request_id),
+        *links,
     )
+
+
+def _sqlite_uuid(value: uuid.UUID | None) -> str | None:
+    return None if value is None else value.hex
 
 
 _SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"

@@ -41,8 +41,9 @@ def updated_column() -> sa.Column[object]:
     return sa.Column("updated_at", Timestamp, nullable=False, server_default=sa.func.now(), onupdate=sa.func.now())
 
 
-# Every tools/call of every server. execution_id and agent_run_id link to the orchestrator's tables when a
-# workflow made the call; they carry no foreign key, so the audit trail never fails to record a call.
+# Every tools/call of every server. execution_id, step_id and agent_run_id link to the orchestrator's tables when
+# a workflow made the call (the first two come from the request's _meta, see shared/audit.py); they carry no
+# foreign key, so the audit trail never fails to record a call.
 mcp_tool_calls = sa.Table(
     "mcp_tool_calls",
     metadata,
@@ -63,8 +64,10 @@ mcp_tool_calls = sa.Table(
     sa.Column("caller", sa.String(255)),
     sa.Column("transport", sa.String(16)),
     sa.Column("request_id", sa.String(255)),
+    sa.Column("step_id", sa.Uuid()),  # afu9 v1, migration 0002: the workflow step that made the call
     sa.Index("ix_mcp_tool_calls_server_tool", "server_name", "tool_name"),
     sa.Index("ix_mcp_tool_calls_started_at", "started_at"),
+    sa.Index("ix_mcp_tool_calls_execution_id", "execution_id"),  # an execution's calls, for the orchestrator
 )
 
 # "This write with this key already happened; here is its first result" (shared/idempotency.py).

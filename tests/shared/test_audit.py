@@ -2,7 +2,8 @@
 call can stop it.
 
 Calls go through real MCP clients (in-process, and HTTP through the ASGI app) against the demo server; rows
-are read back from the real database, on SQLite and PostgreSQL.
+are read back from the real database, on SQLite and PostgreSQL. A workflow's ids arrive in the request's
+``_meta``; an error result tells its outcome in its own ``_meta``.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import asyncio
 import logging
 import socket
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,13 +20,17 @@ from typing import Any
 import httpx2
 import pytest
 import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
 from mcp import Client, MCPError
 from mcp.client.streamable_http import streamable_http_client
+from mcp.types import RequestParamsMeta
 from sqlalchemy.engine import make_url
 
 from shared import audit as audit_module
-from shared.audit import AuditLog
-from shared.db import Database
+from shared import schema
+from shared.audit import META_EXECUTION_ID, META_OUTCOME, META_STEP_ID, AuditLog
+from shared.db import KIT_MIGRATIONS, Database
 from shared.schema import mcp_tool_calls
 from shared.transports import http_app
 from tests.demo.server import SERVER, DemoDeps, DemoSettings
@@ -213,6 +219,8 @@ async def test_records_made_while_postgres_is_away_are_written_when_it_returns(
             await proxy.stop()
             during = [await client.call_tool("get_note", {"note_id": note}) for note in ("a", "b", "c")]
             assert all(result.is_error for result in during)
+            # A client tells this failure is worth retrying without reading its text.
+            assert [(result.meta or {}).get(META_OUTCOME) for result in during] == ["unavailable"] * 3
             assert server.audit.pending == 3
 
             await proxy.start()
@@ -466,3 +474,145 @@ async def test_any_json_rpc_id_gets_its_answer_and_an_audit_row_cut_and_redacted
     assert row["tool_name"] == "list_notes"
     assert len(row["request_id"]) <= 255
     assert TOKEN not in repr(row)
+
+
+# A workflow's calls: the request's _meta links them; an error result names its outcome
+
+
+async def test_the_execution_and_step_in_a_request_s_meta_are_stored_with_its_call_and_anything_else_is_ignored(
+    settings: Callable[..., DemoSettings], database_url: str
+) -> None:
+    execution, step = uuid.uuid4(), uuid.uuid4()
+    metas: list[RequestParamsMeta | None] = [
+        {META_EXECUTION_ID: str(execution), META_STEP_ID: str(step)},
+        {META_EXECUTION_ID: str(execution).upper()},  # only the execution: the step stays empty
+        None,
+        {META_EXECUTION_ID: "not-a-uuid", META_STEP_ID: str(step) + "0"},
+        {META_EXECUTION_ID: 5, META_STEP_ID: {"id": str(step)}},
+        {META_EXECUTION_ID: [str(execution)], META_STEP_ID: None},
+        {META_EXECUTION_ID: "urn:uuid:" + "0" * 1_000_000, META_STEP_ID: " " * 100 + str(step)},
+        {META_EXECUTION_ID: f"{execution}\x00", META_STEP_ID: TOKEN},
+    ]
+    server = SERVER.build(settings())
+    async with Client(server) as client:
+        results = [await client.call_tool("list_notes", {}, meta=meta) for meta in metas]
+    assert [result.is_error for result in results] == [False] * len(metas)
+    _record(server.audit, "direct", execution_id=execution, step_id=str(step))  # the log's own callers
+    assert await server.audit.flush()
+    await server.deps.database.aclose()
+
+    rows = await _rows(database_url)
+    assert [(row["execution_id"], row["step_id"]) for row in rows] == [
+        (execution, step),
+        (execution, None),
+        *[(None, None)] * 6,
+        (execution, step),
+    ]
+    assert all(row["outcome"] == "ok" for row in rows)
+    assert TOKEN not in repr(rows)
+
+
+async def test_an_error_result_carries_its_outcome_in_its_meta_and_a_success_carries_nothing_new(
+    demo_settings: Callable[..., DemoSettings],
+) -> None:
+    async with Client(SERVER.build(demo_settings())) as client:
+        answered = await client.call_tool("list_notes", {})
+        errors = {
+            "tool_error": await client.call_tool("get_note", {"note_id": "nope"}),
+            "invalid_arguments": await client.call_tool("get_note", {"note_id": 5}),
+            "unknown_tool": await client.call_tool("no_such_tool", {}),  # answered by a middleware, as a model
+            "not_configured": await client.call_tool("get_forecast", {"city": "Oslo"}),
+        }
+    async with Client(SERVER.build(demo_settings(allow_writes=False))) as client:
+        errors["write_refused"] = await client.call_tool("add_note", {"text": "refused"})
+
+    assert answered.meta is not None
+    assert META_OUTCOME not in answered.meta
+    for outcome, result in errors.items():
+        assert result.is_error, outcome
+        assert result.meta is not None, outcome
+        assert result.meta[META_OUTCOME] == outcome
+    # The SDK's own _meta of the result is kept alongside.
+    assert errors["tool_error"].meta == answered.meta | {META_OUTCOME: "tool_error"}
+
+
+async def test_an_error_result_carries_its_outcome_over_http_on_a_2025_connection(tmp_path: Path) -> None:
+    settings = DemoSettings(data_dir=tmp_path)
+    server = SERVER.build(settings)
+    app = http_app(server, settings, stateless=True)
+    headers = {
+        "accept": "application/json, text/event-stream",
+        "content-type": "application/json",
+        "mcp-protocol-version": "2025-11-25",
+    }
+    step = uuid.uuid4()
+    params = {"name": "get_note", "arguments": {"note_id": "nope"}, "_meta": {META_STEP_ID: str(step)}}
+    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params}
+    async with (
+        app.router.lifespan_context(app),
+        httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://127.0.0.1:3999") as http,
+    ):
+        response = await http.post("/mcp", json=body, headers=headers)
+        await _eventually(lambda: server.audit.pending == 0)
+    assert response.status_code == 200, response.text
+    result = response.json()["result"]
+    assert result["isError"] is True
+    assert result["_meta"] == {META_OUTCOME: "tool_error"}
+    [row] = await _rows(f"sqlite+aiosqlite:///{(tmp_path / 'afu9.db').as_posix()}")
+    assert (row["execution_id"], row["step_id"], row["outcome"]) == (None, step, "tool_error")
+
+
+async def test_upgrading_a_database_of_the_first_audit_revision_adds_step_id_and_keeps_its_rows(
+    database_url: str,
+) -> None:
+    execution, step = uuid.uuid4(), uuid.uuid4()
+    config = Config()
+    config.set_main_option("script_location", str(Path(schema.__file__).parent / "migrations"))
+    config.set_main_option("path_separator", "os")
+    config.set_main_option("version_locations", str(KIT_MIGRATIONS.versions))
+    config.attributes["version_table"] = KIT_MIGRATIONS.version_table
+
+    def to_first_revision(connection: sa.Connection) -> None:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001")
+
+    old = Database(database_url)
+    try:
+        async with old.engine.begin() as connection:
+            await connection.run_sync(to_first_revision)
+            await connection.execute(
+                mcp_tool_calls.insert().values(
+                    id=uuid.uuid4(), execution_id=execution, server_name="demo", tool_name="before"
+                )
+            )
+    finally:
+        await old.aclose()
+
+    db = Database(database_url)
+    await db.ensure_schema()
+    audit = AuditLog("demo", db)
+    try:
+        _record(audit, "after", execution_id=str(execution), step_id=str(step))
+        assert await audit.flush()
+        async with db.engine.connect() as connection:
+            columns, indexes = await connection.run_sync(
+                lambda sync: (
+                    {column["name"] for column in sa.inspect(sync).get_columns("mcp_tool_calls")},
+                    {index["name"] for index in sa.inspect(sync).get_indexes("mcp_tool_calls")},
+                )
+            )
+            version = (
+                await connection.execute(sa.text(f"SELECT version_num FROM {KIT_MIGRATIONS.version_table}"))  # noqa: S608
+            ).scalar_one()
+    finally:
+        await audit.aclose()
+        await db.aclose()
+
+    assert version == "0002"
+    assert "step_id" in columns
+    assert "ix_mcp_tool_calls_execution_id" in indexes
+    rows = await _rows(database_url)
+    assert [(row["tool_name"], row["execution_id"], row["step_id"]) for row in rows] == [
+        ("before", execution, None),
+        ("after", execution, step),
+    ]

@@ -1,0 +1,223 @@
+"""The AFU-9 read model of executions: rows in ``workflow_executions`` and ``workflow_steps`` that dashboards,
+the factory KPIs, ``afu9 workflow status`` and ``logs`` read.
+
+DBOS's own tables are the source of truth for running a workflow; these rows say what happened in AFU-9's
+terms. The engine writes them from workflow code with upserts keyed by ids derived from the execution and the
+step's path, so a workflow replayed after a crash writes the same rows again and they converge.
+
+- An execution's status is ``pending``, ``running``, ``completed``, ``failed`` or ``cancelled`` (AFU-9 v0.4).
+- A step's status is ``pending``, ``running``, ``completed``, ``failed`` or ``skipped`` (v0.4), plus
+  ``waiting`` (an approval waiting for its decision) and ``cancelled``.
+- A compensation registered by a step that succeeded is a ``workflow_steps`` row with ``is_compensation`` true,
+  status ``pending`` until it runs; ``input`` holds the rendered call, ``created_at`` (set by the engine, to the
+  microsecond) orders registrations.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from shared.db import Database
+
+__all__ = ["TERMINAL", "ReadModel", "execution_row_id", "step_row_id"]
+
+TERMINAL = frozenset({"completed", "failed", "cancelled"})
+_NAMESPACE = uuid.UUID("5f0b5a8e-2a59-4d0c-9a7e-0a0f9b1c7e11")
+
+
+def step_row_id(execution_id: str, path: str, *, compensation: bool = False) -> uuid.UUID:
+    """The ``workflow_steps`` id of the step at ``path`` of an execution (the same on every replay)."""
+    kind = "compensation" if compensation else "step"
+    return uuid.uuid5(_NAMESPACE, f"{execution_id}|{kind}|{path}")
+
+
+def execution_row_id(parent_execution_id: str, path: str) -> uuid.UUID:
+    """The id of the child execution a sub-workflow step at ``path`` starts (the same on every replay)."""
+    return uuid.uuid5(_NAMESPACE, f"{parent_execution_id}|child|{path}")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class ReadModel:
+    """Writes and reads the execution tables on ``database``."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    # -- executions ------------------------------------------------------------------------------------------
+
+    async def create_execution(
+        self,
+        execution_id: uuid.UUID,
+        *,
+        workflow_id: uuid.UUID,
+        publication: int,
+        content_hash: str,
+        inputs: Mapping[str, Any],
+        context: Mapping[str, Any],
+        triggered_by: str,
+        parent_execution_id: uuid.UUID | None = None,
+    ) -> bool:
+        """A ``pending`` execution row; False when it exists already (a replayed sub-workflow start)."""
+        import sqlalchemy as sa
+
+        from orchestrator.schema import workflow_executions as t
+
+        async with self.database.connect(write=True) as connection:
+            found = await connection.execute(sa.select(t.c.id).where(t.c.id == execution_id))
+            if found.first() is not None:
+                return False
+            await connection.execute(
+                sa.insert(t).values(
+                    id=execution_id,
+                    workflow_id=workflow_id,
+                    status="pending",
+                    input=dict(inputs),
+                    context=dict(context),
+                    started_at=_now(),
+                    triggered_by=triggered_by[:255],
+                    workflow_version=publication,
+                    definition_hash=content_hash,
+                    parent_execution_id=parent_execution_id,
+                )
+            )
+        return True
+
+    async def set_execution(self, execution_id: str, status: str, **fields: Any) -> None:
+        """Set an execution's ``status`` and any of ``output``, ``error``, ``executor_id``, ``pause_metadata``;
+        a terminal status also sets ``completed_at``. A terminal row is not moved back to running."""
+        import sqlalchemy as sa
+
+        from orchestrator.schema import workflow_executions as t
+
+        values: dict[str, Any] = {"status": status, **fields, "updated_at": _now()}
+        if "error" in values and values["error"] is not None:
+            values["error"] = str(values["error"])[:4000]
+        query = sa.update(t).where(t.c.id == uuid.UUID(execution_id))
+        if status in TERMINAL:
+            values["completed_at"] = _now()
+        else:
+            query = query.where(t.c.status.not_in(sorted(TERMINAL)))
+        async with self.database.connect(write=True) as connection:
+            await connection.execute(query.values(**values))
+
+    async def execution(self, execution_id: str) -> dict[str, Any] | None:
+        """The execution row with its workflow's name and version, or None."""
+        import sqlalchemy as sa
+
+        from orchestrator.schema import workflow_executions as e
+        from orchestrator.schema import workflows as w
+
+        try:
+            key = uuid.UUID(execution_id)
+        except ValueError:
+            return None
+        query = (
+            sa.select(e, w.c.name.label("workflow_name"), w.c.semver.label("workflow_semver"))
+            .select_from(e.outerjoin(w, e.c.workflow_id == w.c.id))
+            .where(e.c.id == key)
+        )
+        async with self.database.connect() as connection:
+            row = (await connection.execute(query)).first()
+        return None if row is None else dict(row._mapping)
+
+    async def executions(self, *, status: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
+        """The newest executions (of ``status``), newest first."""
+        import sqlalchemy as sa
+
+        from orchestrator.schema import workflow_executions as e
+        from orchestrator.schema import workflows as w
+
+        query = (
+            sa.select(e, w.c.name.label("workflow_name"), w.c.semver.label("workflow_semver"))
+            .select_from(e.outerjoin(w, e.c.workflow_id == w.c.id))
+            .order_by(e.c.started_at.desc())
+            .limit(limit)
+        )
+        if status is not None:
+            query = query.where(e.c.status == status)
+        async with self.database.connect() as connection:
+            rows = (await connection.execute(query)).all()
+        return [dict(row._mapping) for row in rows]
+
+    async def children(self, execution_id: str) -> list[str]:
+        """The ids of the executions a sub-workflow step of this one started."""
+        import sqlalchemy as sa
+
+        from orchestrator.schema import workflow_executions as e
+
+        query = sa.select(e.c.id).where(e.c.parent_execution_id == uuid.UUID(execution_id))
+        async with self.database.connect() as connection:
+            return [str(row.id) for row in (await connection.execute(query)).all()]
+
+    # -- steps -----------------------------------------------------------------------------------------------
+
+    async def put_step(
+        self,
+        execution_id: str,
+        path: str,
+        *,
+        index: int,
+        status: str,
+        compensation: bool = False,
+        **fields: Any,
+    ) -> uuid.UUID:
+        """Insert or update the row of the step at ``path`` (fields: ``input``, ``output``, ``error``,
+        ``attempt``, ``retry_count``, ``started_at``, ``completed_at``, ``duration_ms``); returns its id."""
+
+        from orchestrator.schema import workflow_steps as t
+
+        row_id = step_row_id(execution_id, path, compensation=compensation)
+        values: dict[str, Any] = {"status": status, **fields, "updated_at": _now()}
+        if values.get("error") is not None:
+            values["error"] = str(values["error"])[:4000]
+        insert_values = {
+            "id": row_id,
+            "execution_id": uuid.UUID(execution_id),
+            "step_name": path.rsplit("/", 1)[-1][:255],
+            "step_path": path[:1024],
+            "step_index": index,
+            "is_compensation": compensation,
+            **values,
+        }
+        async with self.database.connect(write=True) as connection:
+            if connection.dialect.name == "postgresql":
+                from sqlalchemy.dialects.postgresql import insert
+            else:
+                from sqlalchemy.dialects.sqlite import insert
+            statement = insert(t).values(**insert_values)
+            await connection.execute(statement.on_conflict_do_update(index_elements=[t.c.id], set_=values))
+        return row_id
+
+    async def steps(self, execution_id: str, *, compensation: bool | None = None) -> list[dict[str, Any]]:
+        """The rows of an execution's steps, in the order they started."""
+        import sqlalchemy as sa
+
+        from orchestrator.schema import workflow_steps as t
+
+        query = sa.select(t).where(t.c.execution_id == uuid.UUID(execution_id))
+        if compensation is not None:
+            query = query.where(t.c.is_compensation == compensation)
+        async with self.database.connect() as connection:
+            rows = [dict(row._mapping) for row in (await connection.execute(query)).all()]
+        far = datetime.max.replace(tzinfo=UTC)
+        return sorted(rows, key=lambda r: (_aware(r["started_at"]) or far, r["step_path"] or ""))
+
+    async def pending_compensations(self, execution_id: str) -> list[dict[str, Any]]:
+        """Registered compensations not yet run, newest registration first."""
+        rows = await self.steps(execution_id, compensation=True)
+        pending = [row for row in rows if row["status"] in ("pending", "running")]
+        return sorted(pending, key=lambda r: (_aware(r["created_at"]), r["step_path"] or ""), reverse=True)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    """SQLite gives naive datetimes back (stored in UTC)."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
