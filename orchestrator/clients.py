@@ -324,6 +324,7 @@ _OUTCOME_CLASSES: dict[str, ErrorClass] = {
     "unavailable": "unavailable",
     "rate_limited": "rate_limited",
     "invalid_arguments": "protocol_error",
+    "unknown_tool": "protocol_error",
 }
 
 

@@ -226,7 +226,10 @@ def test_output_fields_are_checked_against_the_tools_output_schema(catalog: Cata
             "the output of history (factory.get_kpi_history): measurements is a list; read its elements with "
             "measurements[] or measurements[0]",
         ),
-        ("steps[3].arguments.cursor", "the output of ok (an approval) has decision, approved, actor, reason, at; not 'decison'"),
+        (
+            "steps[3].arguments.cursor",
+            "the output of ok (an approval) has decision, approved, actor, reason, at; not 'decison'",
+        ),
     }
 
 
