@@ -28,6 +28,7 @@ import getpass
 import json
 import os
 import signal
+import socket
 import sys
 import time
 import uuid
@@ -508,7 +509,7 @@ def _resume(args: argparse.Namespace) -> None:
 def worker(args: argparse.Namespace) -> None:
     """``afu9 worker``: run what the queues hold until SIGINT or SIGTERM."""
     settings = _settings()
-    executor_id = args.worker_id or settings.worker_id
+    executor_id = args.worker_id or settings.worker_id or f"worker-{socket.gethostname()}"
     executions = args.executions or settings.worker_executions
     branches = args.branches or settings.worker_branches
 

@@ -200,12 +200,16 @@ def _settings_rows(cls: type[BaseSettings], prefix: str, fields: dict[str, Field
 
 
 def settings_table() -> str:
-    """Markdown table of every setting: the shared ones, then each server's own."""
+    """Markdown table of every setting: the shared ones, each server's own, then the orchestrator's."""
     rows = ["| variable | default | meaning |", "| --- | --- | --- |"]
     rows += _settings_rows(CommonSettings, "AFU9_", CommonSettings.model_fields)
     for definition in registry.definitions():
         fields = {k: v for k, v in definition.settings.model_fields.items() if k not in CommonSettings.model_fields}
         rows += _settings_rows(definition.settings, definition.env_prefix, fields)
+    from orchestrator.settings import OrchestratorSettings
+
+    own = {k: v for k, v in OrchestratorSettings.model_fields.items() if k not in CommonSettings.model_fields}
+    rows += _settings_rows(OrchestratorSettings, "AFU9_", own)
     return "\n".join(rows)
 
 

@@ -4,7 +4,6 @@ stdio servers the orchestrator starts inherit."""
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 from typing import Literal
 
@@ -28,11 +27,10 @@ class OrchestratorSettings(CommonSettings):
         "(reach a running one, the -http entries).",
     )
     worker_id: str = Field(
-        default_factory=lambda: f"worker-{socket.gethostname()}",
-        min_length=1,
+        default="",
         max_length=100,
         description="A worker's stable id: a restarted worker with the same id takes up the executions it had "
-        "(default: worker-<hostname>).",
+        "(empty: worker-<hostname>).",
     )
     worker_executions: int = Field(
         default=8, ge=1, le=1000, description="Executions a worker runs at once (the afu9_executions queue)."

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 import anyio
 
-from orchestrator.clients import ClientPool
+from orchestrator.clients import ClientPool, ServerSpec
 from orchestrator.definitions import Definitions, StoredWorkflow
 from orchestrator.documents import prepare
 from orchestrator.engine import Engine, EngineOptions, dbos_url
@@ -94,6 +94,7 @@ async def running_engine(
     *,
     clock: Clock | None = None,
     mode: Literal["worker", "local"] = "local",
+    specs: Mapping[str, ServerSpec] | None = None,
 ) -> AsyncIterator[Engine]:
     """An engine launched in this process on ``database_url`` calling ``servers`` in-process."""
     database = Database(database_url, migrations=(KIT_MIGRATIONS, MIGRATIONS))
@@ -105,7 +106,7 @@ async def running_engine(
     )
     try:
         async with (
-            ClientPool({}, in_process=servers) as pool,
+            ClientPool(specs or {}, in_process=servers) as pool,
             Engine(database, pool, Definitions(database), options) as engine,
         ):
             yield engine

@@ -289,3 +289,105 @@ async def test_sub_workflow_and_pinned_version(sqlite_url: str, tmp_path: Path) 
     assert result["status"] == "completed", result
     assert recorder.calls == {"child-v1": 1, "1": 1}
     assert len(children) == 1
+
+
+async def test_an_afu9_v04_document_is_up_converted_and_runs(sqlite_url: str, tmp_path: Path, catalog: Any) -> None:
+    from orchestrator.definitions import Definitions
+    from orchestrator.documents import prepare
+    from orchestrator.v04 import context_inputs
+
+    legacy = {
+        "name": "kpi_check",
+        "description": "v0.4: read the catalog, record a value",
+        "steps": [
+            {"name": "list", "tool": "factory.list_kpis", "params": {"limit": "${input.limit}"}, "assign": "kpis"},
+            {
+                "name": "record",
+                "tool": "factory.record_kpi_measurement",
+                "params": {"kpi_id": "${kpis.kpis.0.kpi_id}", "value": "${input.value}", "source": "${repo.name}"},
+                "assign": "recorded",
+            },
+        ],
+        "config": {"maxRetries": 1},
+    }
+    context = {"input": {"limit": 2, "value": 9}, "repo": {"owner": "acme", "name": "factory"}}
+    async with running_engine(sqlite_url, tmp_path, servers(Recorder(), sqlite_url, tmp_path)) as engine:
+        prepared = prepare(legacy, catalog)
+        assert prepared.from_v04
+        stored = (await Definitions(engine.database).publish(prepared)).workflow
+        execution_id = await engine.start(stored, context_inputs(context), triggered_by="test")
+        result = await engine.result(execution_id)
+        steps = {row["step_path"]: row for row in await engine.readmodel.steps(execution_id)}
+    assert result["status"] == "completed", result
+    recorded = steps["recorded"]["output"]["measurement"]
+    assert recorded["value"] == 9.0
+    assert recorded["source"] == "factory"
+    assert steps["recorded"]["input"]["arguments"]["kpi_id"] == steps["kpis"]["output"]["kpis"][0]["kpi_id"]
+
+
+async def test_a_server_that_is_down_fails_the_step_naming_it_after_the_retries(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    from orchestrator.clients import ServerSpec
+
+    ghost = ServerSpec(name="ghost", transport="stdio", command=str(tmp_path / "no-such-server"), connect_timeout=5)
+    clock = Clock()
+    document = workflow(
+        {"id": "call", "type": "tool", "server": "ghost", "tool": "anything", "retry": {"max_attempts": 3}},
+    )
+    async with running_engine(sqlite_url, tmp_path, {}, clock=clock, specs={"ghost": ghost}) as engine:
+        execution_id = await engine.start(await publish(engine.database, document), {}, triggered_by="test")
+        result = await engine.result(execution_id)
+    assert result["status"] == "failed"
+    assert "ghost" in result["error"]
+    assert "after 3 attempts" in result["error"]
+    assert len(clock.waits) == 2
+
+
+def test_retry_policy_arithmetic() -> None:
+    from orchestrator.format import Retry
+    from orchestrator.retry import NO_RETRY, policy_of
+
+    policy = policy_of(
+        Retry(
+            max_attempts=5,
+            initial_interval="1s",
+            backoff_rate=2,
+            max_interval="5s",
+            retry_on=["any"],
+            no_retry_on=["protocol_error"],
+        )
+    )
+    assert [policy.ceiling(n) for n in range(1, 6)] == [1, 2, 4, 5, 5]
+    assert policy.delay(3, "seed") == policy.delay(3, "seed")  # the same on replay
+    assert policy.delay(3, "seed") != policy.delay(3, "other")
+    assert all(0 <= policy.delay(n, f"s{n}") <= policy.ceiling(n) for n in range(1, 6))
+    assert policy.retries("tool_error", 1)
+    assert not policy.retries("protocol_error", 1)
+    assert not policy.retries("tool_error", 5)
+    assert not NO_RETRY.retries("timeout", 1)
+    assert not policy_of(Retry(retry_on=[])).retries("timeout", 1)
+
+
+def test_inputs_are_checked_and_defaults_filled() -> None:
+    from orchestrator.engine import check_inputs
+    from orchestrator.format import parse_workflow
+
+    document = parse_workflow(
+        workflow(
+            rec("a"),
+            inputs={
+                "type": "object",
+                "required": ["n"],
+                "properties": {"n": {"type": "integer", "maximum": 10}, "mode": {"type": "string", "default": "fast"}},
+                "additionalProperties": False,
+            },
+        )
+    )
+    assert check_inputs(document, {"n": 3}) == {"n": 3, "mode": "fast"}
+    with pytest.raises(InvalidInputs) as refused:
+        check_inputs(document, {"n": 99, "extra": "\x00"})
+    assert "n: 99 is greater than the maximum of 10" in str(refused.value)
+    assert "extra" in str(refused.value)
+    with pytest.raises(InvalidInputs):
+        check_inputs(document, ["not", "an", "object"])
