@@ -96,6 +96,11 @@ def prepare(
 ) -> Prepared:
     """``data`` (a parsed document, v1 or AFU-9 v0.4) checked completely; :class:`WorkflowInvalid` lists every
     problem. ``version`` overrides ``metadata.version`` (before hashing)."""
+    unstorable = _unstorable(data)
+    if unstorable is not None:
+        raise WorkflowInvalid(
+            [Problem(unstorable, "holds a NUL character or an unpaired surrogate, which cannot be stored")]
+        )
     from_v04 = is_v04(data)
     if from_v04:
         data = upconvert(data, catalog)
@@ -110,6 +115,23 @@ def prepare(
         raise WorkflowInvalid(Problem(p.path, p.message, converted=from_v04) for p in problems)
     document = canonical(workflow)
     return Prepared(workflow, document, content_hash(document), from_v04)
+
+
+def _unstorable(value: Any, path: Path = ()) -> Path | None:
+    """The path of the first string (key or value) holding text no database takes."""
+    if isinstance(value, str):
+        return path if "\x00" in value or any("\ud800" <= char <= "\udfff" for char in value) else None
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            found = _unstorable(str(key), (*path, str(key))) or _unstorable(item, (*path, str(key)))
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _unstorable(item, (*path, index))
+            if found is not None:
+                return found
+    return None
 
 
 # --- YAML ----------------------------------------------------------------------------------------------------

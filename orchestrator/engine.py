@@ -464,7 +464,7 @@ class Engine:
         outcome = await self.pool.call(server, tool, arguments, timeout=timeout, meta=meta)
         return {
             "ok": outcome.ok,
-            "result": outcome.result,
+            "result": _storable(outcome.result),
             "error": (outcome.error or "")[:_ERROR_CHARS] or None,
             "error_class": outcome.error_class,
             "duration_ms": outcome.duration_ms,
@@ -1115,6 +1115,20 @@ class _ExpressionFailed(Exception):
     """An expression failed at run time (a type error JMESPath found, say): the step fails."""
 
 
+def _storable(value: Any) -> Any:
+    """``value`` with NUL characters and unpaired surrogates (which no database column takes) replaced by
+    U+FFFD: a foreign server's answer must not make the checkpoint or the read model fail."""
+    if isinstance(value, str):
+        if "\x00" not in value and not any("\ud800" <= char <= "\udfff" for char in value):
+            return value
+        return "".join("\ufffd" if char == "\x00" or "\ud800" <= char <= "\udfff" else char for char in value)
+    if isinstance(value, Mapping):
+        return {_storable(str(key)): _storable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_storable(item) for item in value]
+    return value
+
+
 def _copy(scope: Mapping[str, Any]) -> dict[str, Any]:
     return {**scope, "steps": dict(scope["steps"])}
 
@@ -1168,7 +1182,12 @@ def check_inputs(workflow: Workflow, inputs: Any) -> dict[str, Any]:
 
     if not isinstance(inputs, Mapping):
         raise InvalidInputs("inputs are a JSON object")
+    from shared.arguments import unstorable_text
+
     values = dict(inputs)
+    where = unstorable_text(values)
+    if where is not None:
+        raise InvalidInputs(f"inputs: {where} holds a NUL character or an unpaired surrogate, which cannot be stored")
     schema = workflow.inputs
     if not schema:
         return values

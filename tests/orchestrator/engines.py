@@ -73,6 +73,11 @@ def recorder_server(recorder: Recorder) -> Any:
         raise ToolError(message)
 
     @server.tool()
+    async def nul() -> dict[str, Any]:
+        """Answer text no database column takes (as a foreign server might)."""
+        return {"name": "a\x00b"}
+
+    @server.tool()
     async def slow(seconds: float) -> dict[str, Any]:
         """Sleep, then answer."""
         await anyio.sleep(seconds)

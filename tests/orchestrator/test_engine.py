@@ -386,8 +386,44 @@ def test_inputs_are_checked_and_defaults_filled() -> None:
     )
     assert check_inputs(document, {"n": 3}) == {"n": 3, "mode": "fast"}
     with pytest.raises(InvalidInputs) as refused:
-        check_inputs(document, {"n": 99, "extra": "\x00"})
+        check_inputs(document, {"n": 99, "extra": "x"})
+    with pytest.raises(InvalidInputs, match="NUL"):
+        check_inputs(document, {"n": 1, "mode": "a\x00b"})
     assert "n: 99 is greater than the maximum of 10" in str(refused.value)
     assert "extra" in str(refused.value)
     with pytest.raises(InvalidInputs):
         check_inputs(document, ["not", "an", "object"])
+
+
+async def test_an_approval_that_times_out_applies_on_timeout(sqlite_url: str, tmp_path: Path) -> None:
+    recorder = Recorder()
+    document = workflow(
+        {"id": "gate", "type": "approval", "message": "go?", "timeout": "300ms", "on_timeout": "approve"},
+        {
+            "id": "route",
+            "type": "switch",
+            "cases": [{"when": "steps.gate.output.approved", "goto": "ship"}],
+            "default": "stop",
+        },
+        rec("ship", arguments={"name": "${{ steps.gate.output.decision }}"}),
+        rec("stop", needs=["ship"], **{"if": "`false`"}),
+    )
+    async with running_engine(sqlite_url, tmp_path, servers(recorder)) as engine:
+        execution_id = await engine.start(await publish(engine.database, document), {}, triggered_by="test")
+        result = await engine.result(execution_id)
+        steps = {row["step_path"]: row for row in await engine.readmodel.steps(execution_id)}
+    assert result["status"] == "completed", result
+    assert recorder.calls == {"timed_out": 1}
+    assert steps["gate"]["output"]["decision"] == "timed_out"
+    assert steps["gate"]["output"]["approved"] is True
+
+
+async def test_an_answer_holding_nul_is_stored_cleaned(database_url: str, tmp_path: Path) -> None:
+    document = workflow(rec("nul", "nul", arguments={}))
+    async with running_engine(database_url, tmp_path, servers(Recorder())) as engine:
+        stored = await publish(engine.database, document)
+        execution_id = await engine.start(stored, {}, triggered_by="test")
+        result = await engine.result(execution_id)
+        steps = await engine.readmodel.steps(execution_id)
+    assert result["status"] == "completed", result
+    assert steps[0]["output"] == {"name": "a\ufffdb"}

@@ -428,3 +428,15 @@ steps:
         "steps[2].write: factory.record_kpi_measurement writes (tools/list does not mark it read-only): mark the "
         "step write: true",
     ]
+
+
+def test_text_no_database_takes_is_a_problem_with_its_path() -> None:
+    from orchestrator.documents import prepare
+    from orchestrator.problems import WorkflowInvalid
+
+    document = workflow(tool("a", arguments={"cursor": "x\u0000y"}))
+    with pytest.raises(WorkflowInvalid) as invalid:
+        prepare(document)
+    assert [str(problem) for problem in invalid.value.problems] == [
+        "steps[0].arguments.cursor: holds a NUL character or an unpaired surrogate, which cannot be stored"
+    ]
