@@ -91,43 +91,18 @@ class Definitions:
         return await self._draft(prepared)
 
     async def _draft(self, prepared: Prepared) -> StoredWorkflow:
-        import sqlalchemy as sa
-
-        from orchestrator.schema import workflows
 
         async with self.database.connect(write=True) as connection:
-            if connection.dialect.name == "postgresql":
-                await connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_lock_key(prepared.name))))
-            rows = (await connection.execute(sa.select(workflows).where(workflows.c.name == prepared.name))).all()
+            rows = await _rows_taking_turns(connection, prepared.name)
             for row in rows:
                 if row.content_hash == prepared.content_hash and row.semver == prepared.version:
                     return _stored(row)
-            new_id = uuid.uuid4()
-            await connection.execute(
-                sa.insert(workflows).values(
-                    id=new_id,
-                    name=prepared.name,
-                    description=prepared.workflow.metadata.description,
-                    definition=prepared.document,
-                    version=max((row.version for row in rows), default=0) + 1,
-                    enabled=True,
-                    semver=prepared.version,
-                    content_hash=prepared.content_hash,
-                    status="draft",
-                )
-            )
-            row = (await connection.execute(sa.select(workflows).where(workflows.c.id == new_id))).one()
-        return _stored(row)
+            return await _insert(connection, prepared, rows, "draft")
 
     async def _publish(self, prepared: Prepared) -> Publication:
-        import sqlalchemy as sa
-
-        from orchestrator.schema import workflows
 
         async with self.database.connect(write=True) as connection:
-            if connection.dialect.name == "postgresql":  # publications of one name take turns
-                await connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_lock_key(prepared.name))))
-            rows = (await connection.execute(sa.select(workflows).where(workflows.c.name == prepared.name))).all()
+            rows = await _rows_taking_turns(connection, prepared.name)
             for row in rows:
                 if row.semver != prepared.version or row.status != "published":
                     continue
@@ -138,23 +113,8 @@ class Definitions:
                     f"(sha256 {row.content_hash[:12]}, this document {prepared.content_hash[:12]}); a published "
                     "version never changes: publish this under a new metadata.version. Nothing was published."
                 )
-            number = max((row.version for row in rows), default=0) + 1
-            new_id = uuid.uuid4()
-            await connection.execute(
-                sa.insert(workflows).values(
-                    id=new_id,
-                    name=prepared.name,
-                    description=prepared.workflow.metadata.description,
-                    definition=prepared.document,
-                    version=number,
-                    enabled=True,
-                    semver=prepared.version,
-                    content_hash=prepared.content_hash,
-                    status="published",
-                )
-            )
-            row = (await connection.execute(sa.select(workflows).where(workflows.c.id == new_id))).one()
-        return Publication(_stored(row), created=True)
+            stored = await _insert(connection, prepared, rows, "published")
+        return Publication(stored, created=True)
 
     async def list(self, name: str | None = None) -> list[StoredWorkflow]:
         """Every stored definition (of ``name``), by name, newest version first."""
@@ -200,6 +160,41 @@ def semver_key(version: str) -> tuple[Any, ...]:
         return (*release, 1, ())
     identifiers = tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in pre.split("."))
     return (*release, 0, identifiers)
+
+
+async def _rows_taking_turns(connection: Any, name: str) -> list[Any]:
+    """The rows of ``name``, read once this transaction's turn to write them came (PostgreSQL: an advisory lock
+    per name; SQLite: writers take turns anyway)."""
+    import sqlalchemy as sa
+
+    from orchestrator.schema import workflows
+
+    if connection.dialect.name == "postgresql":
+        await connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_lock_key(name))))
+    return list((await connection.execute(sa.select(workflows).where(workflows.c.name == name))).all())
+
+
+async def _insert(connection: Any, prepared: Prepared, rows: list[Any], status: str) -> StoredWorkflow:
+    """A new row for ``prepared`` with the name's next publication number (``rows``: the name's rows)."""
+    import sqlalchemy as sa
+
+    from orchestrator.schema import workflows
+
+    new_id = uuid.uuid4()
+    await connection.execute(
+        sa.insert(workflows).values(
+            id=new_id,
+            name=prepared.name,
+            description=prepared.workflow.metadata.description,
+            definition=prepared.document,
+            version=max((row.version for row in rows), default=0) + 1,
+            enabled=True,
+            semver=prepared.version,
+            content_hash=prepared.content_hash,
+            status=status,
+        )
+    )
+    return _stored((await connection.execute(sa.select(workflows).where(workflows.c.id == new_id))).one())
 
 
 def _lock_key(name: str) -> int:

@@ -591,7 +591,14 @@ class Run:
 
     async def _skip(self, step: Step, path: str, index: int, scope: dict[str, Any], why: str) -> None:
         scope["steps"][step.id] = {"status": "skipped", "output": None, "outputs": {}, "error": None}
-        await self.readmodel.put_step(self.execution_id, path, index=index, status="skipped", error=why)
+        await self._put(path, index, status="skipped", error=why)
+
+    def _at(self) -> datetime:
+        """The execution's clock (the latest checkpointed time) as a timestamp for the read model."""
+        return datetime.fromtimestamp(self.now, UTC)
+
+    async def _put(self, path: str, index: int, **fields: Any) -> None:
+        await self.readmodel.put_step(self.execution_id, path, index=index, **fields)
 
     # -- one step --
 
@@ -604,31 +611,19 @@ class Run:
             if not run:
                 await self._skip(step, path, index, scope, "if was false")
                 return Outcome("skipped")
+        runners: dict[str, Callable[[Any, str, int, dict[str, Any]], Awaitable[Outcome]]] = {
+            "tool": self._tool,
+            "parallel": self._parallel,
+            "map": self._map,
+            "loop": self._loop,
+            "switch": self._switch,
+            "approval": self._approval,
+            "wait": self._wait,
+            "workflow": self._subworkflow,
+            "agent": self._agent,
+        }
         try:
-            if isinstance(step, ToolStep):
-                outcome = await self._tool(step, path, index, scope)
-            elif isinstance(step, ParallelStep):
-                outcome = await self._parallel(step, path, index, scope)
-            elif isinstance(step, MapStep):
-                outcome = await self._map(step, path, index, scope)
-            elif isinstance(step, LoopStep):
-                outcome = await self._loop(step, path, index, scope)
-            elif isinstance(step, SwitchStep):
-                outcome = await self._switch(step, path, index, scope)
-            elif isinstance(step, ApprovalStep):
-                outcome = await self._approval(step, path, index, scope)
-            elif isinstance(step, WaitStep):
-                outcome = await self._wait(step, path, index, scope)
-            elif isinstance(step, WorkflowStep):
-                outcome = await self._subworkflow(step, path, index, scope)
-            else:
-                assert isinstance(step, AgentStep)
-                outcome = await self._failed(
-                    path,
-                    index,
-                    "agent steps are declared in this format but not run by this engine yet",
-                    "protocol_error",
-                )
+            outcome = await runners[step.type](step, path, index, scope)
         except _ExpressionFailed as failure:
             outcome = await self._failed(path, index, str(failure), "expression")
         if outcome.status == "completed" and step.outputs:
@@ -641,8 +636,13 @@ class Run:
                 return await self._failed(path, index, f"outputs: {error}", "expression")
         return outcome
 
+    async def _agent(self, step: AgentStep, path: str, index: int, scope: dict[str, Any]) -> Outcome:
+        del step, scope
+        reason = "agent steps are declared in this format but not run by this engine yet"
+        return await self._failed(path, index, reason, "protocol_error")
+
     async def _failed(self, path: str, index: int, error: str, error_class: str) -> Outcome:
-        await self.readmodel.put_step(self.execution_id, path, index=index, status="failed", error=error)
+        await self._put(path, index, status="failed", error=error)
         return Outcome("failed", error=error, error_class=error_class)
 
     def _render(self, value: Any, scope: Mapping[str, Any], what: str) -> Any:
@@ -709,7 +709,7 @@ class Run:
         compensation: bool = False,
     ) -> Outcome:
         """Call until the call succeeds or the policy stops retrying; every attempt is a checkpointed step."""
-        started = datetime.fromtimestamp(self.now, UTC)
+        started = self._at()
         first = self.now
         row_id = step_row_id(self.execution_id, path, compensation=compensation)
         meta: dict[str, Any] = {"afu9/execution_id": self.execution_id, "afu9/step_id": str(row_id)}
@@ -718,10 +718,9 @@ class Run:
         attempt = 0
         while True:
             attempt += 1
-            await self.readmodel.put_step(
-                self.execution_id,
+            await self._put(
                 path,
-                index=index,
+                index,
                 status="running",
                 compensation=compensation,
                 input={"server": server, "tool": tool, "arguments": arguments},
@@ -735,15 +734,14 @@ class Run:
             )
             self.now = max(self.now, float(result["at"]))
             if result["ok"]:
-                await self.readmodel.put_step(
-                    self.execution_id,
+                await self._put(
                     path,
-                    index=index,
+                    index,
                     status="completed",
                     compensation=compensation,
                     output=result["result"],
                     error=None,
-                    completed_at=datetime.fromtimestamp(self.now, UTC),
+                    completed_at=self._at(),
                     duration_ms=int((self.now - first) * 1000),
                 )
                 return Outcome("completed", output=result["result"])
@@ -755,14 +753,13 @@ class Run:
                 out_of_time = True
             if not policy.retries(error_class, attempt) or out_of_time:
                 tried = f" after {attempt} attempts" if attempt > 1 else ""
-                await self.readmodel.put_step(
-                    self.execution_id,
+                await self._put(
                     path,
-                    index=index,
+                    index,
                     status="failed",
                     compensation=compensation,
                     error=f"{error}{tried}",
-                    completed_at=datetime.fromtimestamp(self.now, UTC),
+                    completed_at=self._at(),
                     duration_ms=int((self.now - first) * 1000),
                 )
                 return Outcome("failed", error=f"{error}{tried}", error_class=error_class)
@@ -789,14 +786,13 @@ class Run:
             and (undo.retry or self.defaults.retry).model_dump(mode="json"),  # type: ignore[union-attr]
             "timeout": undo.timeout,
         }
-        await self.readmodel.put_step(
-            self.execution_id,
+        await self._put(
             path,
-            index=index,
+            index,
             status="pending",
             compensation=True,
             input=call,
-            created_at=datetime.fromtimestamp(self.now, UTC),
+            created_at=self._at(),
         )
 
     async def compensate(self) -> list[str]:
@@ -839,8 +835,8 @@ class Run:
             return await DBOS.start_workflow_async(_block_workflow, self.execution_id, owner, branch, prefix, scope)
 
     async def _parallel(self, step: ParallelStep, path: str, index: int, scope: dict[str, Any]) -> Outcome:
-        started = datetime.fromtimestamp(self.now, UTC)
-        await self.readmodel.put_step(self.execution_id, path, index=index, status="running", started_at=started)
+        started = self._at()
+        await self._put(path, index, status="running", started_at=started)
         handles: dict[str, Any] = {}
         for name in step.branches:
             handles[name] = await self._child(
@@ -870,30 +866,25 @@ class Run:
                     await DBOS.cancel_workflow_async(handle.workflow_id, cancel_children=True)
                 break
         output = {name: result["last"] for name, result in results.items() if result["status"] == "completed"}
-        finished = datetime.fromtimestamp(self.now, UTC)
+        finished = self._at()
         if succeeded >= need:
-            await self.readmodel.put_step(
-                self.execution_id, path, index=index, status="completed", output=output, completed_at=finished
-            )
+            await self._put(path, index, status="completed", output=output, completed_at=finished)
             return Outcome("completed", output=output)
         errors = "; ".join(f"{name}: {result['error']}" for name, result in results.items() if result["error"])
         error = f"{failed} of {len(handles)} branches failed ({step.join} needed {need}): {errors}"
-        await self.readmodel.put_step(
-            self.execution_id, path, index=index, status="failed", error=error, completed_at=finished
-        )
+        await self._put(path, index, status="failed", error=error, completed_at=finished)
         return Outcome("failed", error=error, error_class="tool_error", compensate=compensate)
 
     async def _map(self, step: MapStep, path: str, index: int, scope: dict[str, Any]) -> Outcome:
         items = self._render("${{ " + step.items + " }}", scope, "items")
         if not isinstance(items, list):
             return await self._failed(path, index, f"items is not a list but {type(items).__name__}", "expression")
-        await self.readmodel.put_step(
-            self.execution_id,
+        await self._put(
             path,
-            index=index,
+            index,
             status="running",
             input={"items": len(items)},
-            started_at=datetime.fromtimestamp(self.now, UTC),
+            started_at=self._at(),
         )
         outputs: list[Any] = []
         window: list[Any] = []
@@ -920,24 +911,18 @@ class Run:
                 for handle in window:
                     await DBOS.cancel_workflow_async(handle.workflow_id, cancel_children=True)
                 window = []
-        finished = datetime.fromtimestamp(self.now, UTC)
+        finished = self._at()
         if failure is not None:
             error = f"element {len(outputs)}: {failure['error']}"
-            await self.readmodel.put_step(
-                self.execution_id, path, index=index, status="failed", error=error, completed_at=finished
-            )
+            await self._put(path, index, status="failed", error=error, completed_at=finished)
             return Outcome("failed", error=error, compensate=bool(failure.get("compensate")))
-        await self.readmodel.put_step(
-            self.execution_id, path, index=index, status="completed", output=outputs, completed_at=finished
-        )
+        await self._put(path, index, status="completed", output=outputs, completed_at=finished)
         return Outcome("completed", output=outputs)
 
     # -- loop and switch --
 
     async def _loop(self, step: LoopStep, path: str, index: int, scope: dict[str, Any]) -> Outcome:
-        await self.readmodel.put_step(
-            self.execution_id, path, index=index, status="running", started_at=datetime.fromtimestamp(self.now, UTC)
-        )
+        await self._put(path, index, status="running", started_at=self._at())
         for iteration in range(1, step.max_iterations + 1):
             scope["iteration"] = iteration
             outcome = await self.block(step.steps, f"{path}@{iteration}/", scope)
@@ -949,13 +934,12 @@ class Run:
             if truthy(self._render("${{ " + step.until + " }}", scope, "until")):
                 scope.pop("iteration", None)
                 output = {"iterations": iteration, "last": outcome.output}
-                await self.readmodel.put_step(
-                    self.execution_id,
+                await self._put(
                     path,
-                    index=index,
+                    index,
                     status="completed",
                     output=output,
-                    completed_at=datetime.fromtimestamp(self.now, UTC),
+                    completed_at=self._at(),
                 )
                 return Outcome("completed", output=output)
         scope.pop("iteration", None)
@@ -971,14 +955,13 @@ class Run:
                 target, chosen = case.goto, number
                 break
         output = {"case": chosen, "goto": target}
-        await self.readmodel.put_step(
-            self.execution_id,
+        await self._put(
             path,
-            index=index,
+            index,
             status="completed",
             output=output,
-            started_at=datetime.fromtimestamp(self.now, UTC),
-            completed_at=datetime.fromtimestamp(self.now, UTC),
+            started_at=self._at(),
+            completed_at=self._at(),
         )
         return Outcome("completed", output=output, goto=target)
 
@@ -999,13 +982,12 @@ class Run:
             "workflow_id": DBOS.workflow_id,
             "topic": topic,
         }
-        await self.readmodel.put_step(
-            self.execution_id,
+        await self._put(
             path,
-            index=index,
+            index,
             status="waiting",
             input=waiting,
-            started_at=datetime.fromtimestamp(self.now, UTC),
+            started_at=self._at(),
         )
         message = await DBOS.recv_async(topic, timeout_seconds=timeout)
         if isinstance(message, Mapping) and message.get("decision") in ("approved", "rejected"):
@@ -1024,12 +1006,11 @@ class Run:
                 "approved": step.on_timeout == "approve",
                 "actor": None,
                 "reason": f"no decision within {step.timeout or '24h'}",
-                "at": datetime.fromtimestamp(self.now, UTC).isoformat(),
+                "at": self._at().isoformat(),
             }
-        await self.readmodel.put_step(
-            self.execution_id,
+        await self._put(
             path,
-            index=index,
+            index,
             status="completed",
             output=output,
             completed_at=datetime.now(UTC),
@@ -1051,24 +1032,22 @@ class Run:
             seconds = max(when.timestamp() - self.now, 0.0)
         if self.deadline_at is not None and self.now + seconds > self.deadline_at:
             return await self._failed(path, index, "the wait would pass the execution's deadline", "timeout")
-        await self.readmodel.put_step(
-            self.execution_id,
+        await self._put(
             path,
-            index=index,
+            index,
             status="running",
             input={"seconds": seconds},
-            started_at=datetime.fromtimestamp(self.now, UTC),
+            started_at=self._at(),
         )
         await self.engine.sleep(seconds)
         self.now += seconds
         output = {"waited_seconds": seconds}
-        await self.readmodel.put_step(
-            self.execution_id,
+        await self._put(
             path,
-            index=index,
+            index,
             status="completed",
             output=output,
-            completed_at=datetime.fromtimestamp(self.now, UTC),
+            completed_at=self._at(),
         )
         return Outcome("completed", output=output)
 
@@ -1076,13 +1055,12 @@ class Run:
 
     async def _subworkflow(self, step: WorkflowStep, path: str, index: int, scope: dict[str, Any]) -> Outcome:
         inputs = self._render(step.inputs, scope, "inputs")
-        await self.readmodel.put_step(
-            self.execution_id,
+        await self._put(
             path,
-            index=index,
+            index,
             status="running",
             input={"workflow": step.workflow, "version": step.version, "inputs": inputs},
-            started_at=datetime.fromtimestamp(self.now, UTC),
+            started_at=self._at(),
         )
         created = await DBOS.run_step_async(
             {"name": f"{path}#start"},
@@ -1098,16 +1076,12 @@ class Run:
         with SetWorkflowID(created["execution_id"]):
             handle = await DBOS.start_workflow_async(_execution_workflow, created["execution_id"])
         result = await handle.get_result()
-        finished = datetime.fromtimestamp(self.now, UTC)
+        finished = self._at()
         if result["status"] != "completed":
             error = f"{step.workflow} {created['version']} ({created['execution_id']}) failed: {result['error']}"
-            await self.readmodel.put_step(
-                self.execution_id, path, index=index, status="failed", error=error, completed_at=finished
-            )
+            await self._put(path, index, status="failed", error=error, completed_at=finished)
             return Outcome("failed", error=error, error_class="tool_error")
-        await self.readmodel.put_step(
-            self.execution_id, path, index=index, status="completed", output=result["outputs"], completed_at=finished
-        )
+        await self._put(path, index, status="completed", output=result["outputs"], completed_at=finished)
         return Outcome("completed", output=result["outputs"])
 
 
