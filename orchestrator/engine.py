@@ -600,6 +600,13 @@ class Run:
     async def _put(self, path: str, index: int, **fields: Any) -> None:
         await self.readmodel.put_step(self.execution_id, path, index=index, **fields)
 
+    async def _begin(self, path: str, index: int, **fields: Any) -> None:
+        await self._put(path, index, status="running", started_at=self._at(), **fields)
+
+    async def _completed(self, path: str, index: int, output: Any) -> Outcome:
+        await self._put(path, index, status="completed", output=output, completed_at=self._at())
+        return Outcome("completed", output=output)
+
     # -- one step --
 
     async def step(self, step: Step, path: str, index: int, scope: dict[str, Any]) -> Outcome:
@@ -879,13 +886,7 @@ class Run:
         items = self._render("${{ " + step.items + " }}", scope, "items")
         if not isinstance(items, list):
             return await self._failed(path, index, f"items is not a list but {type(items).__name__}", "expression")
-        await self._put(
-            path,
-            index,
-            status="running",
-            input={"items": len(items)},
-            started_at=self._at(),
-        )
+        await self._begin(path, index, input={"items": len(items)})
         outputs: list[Any] = []
         window: list[Any] = []
         position = 0
@@ -922,7 +923,10 @@ class Run:
     # -- loop and switch --
 
     async def _loop(self, step: LoopStep, path: str, index: int, scope: dict[str, Any]) -> Outcome:
-        await self._put(path, index, status="running", started_at=self._at())
+        await self._begin(
+            path,
+            index,
+        )
         for iteration in range(1, step.max_iterations + 1):
             scope["iteration"] = iteration
             outcome = await self.block(step.steps, f"{path}@{iteration}/", scope)
@@ -934,14 +938,7 @@ class Run:
             if truthy(self._render("${{ " + step.until + " }}", scope, "until")):
                 scope.pop("iteration", None)
                 output = {"iterations": iteration, "last": outcome.output}
-                await self._put(
-                    path,
-                    index,
-                    status="completed",
-                    output=output,
-                    completed_at=self._at(),
-                )
-                return Outcome("completed", output=output)
+                return await self._completed(path, index, output)
         scope.pop("iteration", None)
         return await self._failed(
             path, index, f"until was still false after {step.max_iterations} iterations", "tool_error"
@@ -1032,36 +1029,17 @@ class Run:
             seconds = max(when.timestamp() - self.now, 0.0)
         if self.deadline_at is not None and self.now + seconds > self.deadline_at:
             return await self._failed(path, index, "the wait would pass the execution's deadline", "timeout")
-        await self._put(
-            path,
-            index,
-            status="running",
-            input={"seconds": seconds},
-            started_at=self._at(),
-        )
+        await self._begin(path, index, input={"seconds": seconds})
         await self.engine.sleep(seconds)
         self.now += seconds
         output = {"waited_seconds": seconds}
-        await self._put(
-            path,
-            index,
-            status="completed",
-            output=output,
-            completed_at=self._at(),
-        )
-        return Outcome("completed", output=output)
+        return await self._completed(path, index, output)
 
     # -- sub-workflow --
 
     async def _subworkflow(self, step: WorkflowStep, path: str, index: int, scope: dict[str, Any]) -> Outcome:
         inputs = self._render(step.inputs, scope, "inputs")
-        await self._put(
-            path,
-            index,
-            status="running",
-            input={"workflow": step.workflow, "version": step.version, "inputs": inputs},
-            started_at=self._at(),
-        )
+        await self._begin(path, index, input={"workflow": step.workflow, "version": step.version, "inputs": inputs})
         created = await DBOS.run_step_async(
             {"name": f"{path}#start"},
             self.engine.create_child,
