@@ -173,6 +173,7 @@ class Engine:
         self.readmodel = ReadModel(database)
         self._sleep = options.sleep
         self._key_arguments: dict[tuple[str, str], bool] = {}
+        self._sqlite_engine: Any = None
 
     # -- lifecycle --
 
@@ -192,17 +193,19 @@ class Engine:
         if _ACTIVE is not None:
             raise RuntimeError("an orchestrator engine is already running in this process")
         await self.database.ensure_schema()
-        DBOS(
-            config={
-                "name": "afu9",
-                "system_database_url": self.options.system_database_url,
-                "application_version": ENGINE_VERSION,
-                "executor_id": self.options.executor_id,
-                "serializer": DBOSPortableJSON,
-                "log_level": "WARNING",
-                "notification_listener_polling_interval_sec": 0.1,
-            }
-        )
+        config: dict[str, Any] = {
+            "name": "afu9",
+            "system_database_url": self.options.system_database_url,
+            "application_version": ENGINE_VERSION,
+            "executor_id": self.options.executor_id,
+            "serializer": DBOSPortableJSON,
+            "log_level": "WARNING",
+            "notification_listener_polling_interval_sec": 0.1,
+        }
+        if self.options.system_database_url.startswith("sqlite"):
+            self._sqlite_engine = _sqlite_system_engine(self.options.system_database_url)
+            config["system_database_engine"] = self._sqlite_engine
+        DBOS(config=config)  # type: ignore[arg-type]
         if self.options.mode == "local":
             DBOS.listen_queues([])
         _ACTIVE = self
@@ -224,6 +227,9 @@ class Engine:
         if _ACTIVE is self:
             await asyncio.to_thread(DBOS.destroy)
             _ACTIVE = None
+        if self._sqlite_engine is not None:
+            self._sqlite_engine.dispose()
+            self._sqlite_engine = None
 
     # -- starting and steering --
 
@@ -513,6 +519,27 @@ class Engine:
             await self._sleep(seconds)
         else:
             await DBOS.sleep_async(seconds)
+
+
+def _sqlite_system_engine(url: str) -> Any:
+    """DBOS's SQLite system database as DBOS would open it (IMMEDIATE transactions, a long busy timeout,
+    foreign keys), but in WAL mode with ``synchronous=NORMAL``, as the suite's own SQLite file: a checkpoint
+    survives a process crash, and a commit does not wait for the disk (a step's checkpoint write drops from
+    about 3 ms to under 1 ms)."""
+    import sqlalchemy as sa
+    from sqlalchemy import event
+
+    engine = sa.create_engine(url)
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(connection: Any, _record: Any) -> None:
+        connection.isolation_level = "IMMEDIATE"
+        connection.execute("PRAGMA busy_timeout=30000")
+        connection.execute("PRAGMA foreign_keys=ON")
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=NORMAL")
+
+    return engine
 
 
 # -- the interpreter ------------------------------------------------------------------------------------------
