@@ -8,6 +8,8 @@ step's path, so a workflow replayed after a crash writes the same rows again and
 - An execution's status is ``pending``, ``running``, ``completed``, ``failed`` or ``cancelled`` (AFU-9 v0.4).
 - A step's status is ``pending``, ``running``, ``completed``, ``failed`` or ``skipped`` (v0.4), plus
   ``waiting`` (an approval waiting for its decision) and ``cancelled``.
+- A write while the database is away waits for it (retried with backoff, as DBOS does with its own tables): the
+  execution pauses instead of failing, and goes on where it was when the database is back.
 - A compensation registered by a step that succeeded is a ``workflow_steps`` row with ``is_compensation`` true,
   status ``pending`` until it runs; ``input`` holds the rendered call, ``created_at`` (set by the engine, to the
   microsecond) orders registrations.
@@ -15,8 +17,10 @@ step's path, so a workflow replayed after a crash writes the same rows again and
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +28,8 @@ if TYPE_CHECKING:
     from shared.db import Database
 
 __all__ = ["TERMINAL", "ReadModel", "execution_row_id", "step_row_id"]
+
+log = logging.getLogger(__name__)
 
 TERMINAL = frozenset({"completed", "failed", "cancelled"})
 _NAMESPACE = uuid.UUID("5f0b5a8e-2a59-4d0c-9a7e-0a0f9b1c7e11")
@@ -104,8 +110,12 @@ class ReadModel:
             values["completed_at"] = _now()
         else:
             query = query.where(t.c.status.not_in(sorted(TERMINAL)))
-        async with self.database.connect(write=True) as connection:
-            await connection.execute(query.values(**values))
+
+        async def write() -> None:
+            async with self.database.connect(write=True) as connection:
+                await connection.execute(query.values(**values))
+
+        await _patiently(write)
 
     async def execution(self, execution_id: str) -> dict[str, Any] | None:
         """The execution row with its workflow's name and version, or None."""
@@ -186,13 +196,17 @@ class ReadModel:
             "is_compensation": compensation,
             **values,
         }
-        async with self.database.connect(write=True) as connection:
-            if connection.dialect.name == "postgresql":
-                from sqlalchemy.dialects.postgresql import insert
-            else:
-                from sqlalchemy.dialects.sqlite import insert
-            statement = insert(t).values(**insert_values)
-            await connection.execute(statement.on_conflict_do_update(index_elements=[t.c.id], set_=values))
+
+        async def write() -> None:
+            async with self.database.connect(write=True) as connection:
+                if connection.dialect.name == "postgresql":
+                    from sqlalchemy.dialects.postgresql import insert
+                else:
+                    from sqlalchemy.dialects.sqlite import insert
+                statement = insert(t).values(**insert_values)
+                await connection.execute(statement.on_conflict_do_update(index_elements=[t.c.id], set_=values))
+
+        await _patiently(write)
         return row_id
 
     async def steps(self, execution_id: str, *, compensation: bool | None = None) -> list[dict[str, Any]]:
@@ -214,6 +228,23 @@ class ReadModel:
         rows = await self.steps(execution_id, compensation=True)
         pending = [row for row in rows if row["status"] in ("pending", "running")]
         return sorted(pending, key=lambda r: (_aware(r["created_at"]), r["step_path"] or ""), reverse=True)
+
+
+async def _patiently(write: Callable[[], Awaitable[None]]) -> None:
+    """``write``, tried again while the database is away (backoff 0.2 s doubling to 10 s, no deadline)."""
+    from shared.errors import DependencyUnavailable
+
+    delay = 0.2
+    while True:
+        try:
+            await write()
+        except DependencyUnavailable as error:
+            if delay == 0.2:
+                log.warning("the database is away (%s); the execution waits for it", error)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
+        else:
+            return
 
 
 def _aware(value: datetime | None) -> datetime | None:

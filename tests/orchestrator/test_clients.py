@@ -248,12 +248,12 @@ async def test_a_call_returns_the_structured_result(factory_pool: ClientPool) ->
     assert factory_pool.servers == ("factory",)
 
 
-async def test_an_unknown_tool_is_a_tool_error_naming_the_tools_that_exist(factory_pool: ClientPool) -> None:
+async def test_an_unknown_tool_is_a_protocol_error_naming_the_tools_that_exist(factory_pool: ClientPool) -> None:
     outcome = await factory_pool.call("factory", "no_such_tool", {})
 
-    # The server answers an isError result with _meta afu9/outcome "unknown_tool", which is no class of its own.
+    # The server answers an isError result with _meta afu9/outcome "unknown_tool": not worth a retry.
     assert not outcome.ok
-    assert outcome.error_class == "tool_error"
+    assert outcome.error_class == "protocol_error"
     assert outcome.error is not None
     assert "list_kpis" in outcome.error
 

@@ -427,3 +427,57 @@ async def test_an_answer_holding_nul_is_stored_cleaned(database_url: str, tmp_pa
         steps = await engine.readmodel.steps(execution_id)
     assert result["status"] == "completed", result
     assert steps[0]["output"] == {"name": "a\ufffdb"}
+
+
+class _ProxyThread:
+    """A TCP proxy on its own thread and event loop: DBOS's system database is reached from threads and at
+    launch from the test's loop while it blocks, so the proxy must not need that loop."""
+
+    def __init__(self, host: str, port: int) -> None:
+        import asyncio
+        import threading
+
+        from tests.tcp_proxy import TcpProxy
+
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.proxy = TcpProxy(host, port)
+        self.run(self.proxy.start())
+
+    def run(self, coroutine: Any) -> Any:
+        import asyncio
+
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(15)
+
+    def close(self) -> None:
+        self.run(self.proxy.stop())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+        self.loop.close()
+
+
+async def test_the_database_going_away_pauses_an_execution_which_then_completes(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    import anyio
+    from sqlalchemy.engine import make_url
+
+    target = make_url(postgres_url)
+    proxy = _ProxyThread(target.host or "127.0.0.1", target.port or 5432)
+    proxied = target.set(port=proxy.proxy.port).render_as_string(hide_password=False)
+    recorder = Recorder()
+    document = workflow(rec("before"), {"id": "pause", "type": "wait", "duration": "1s"}, rec("after"))
+    try:
+        async with running_engine(proxied, tmp_path, servers(recorder)) as engine:
+            execution_id = await engine.start(await publish(engine.database, document), {}, triggered_by="test")
+            await wait_for(engine, execution_id, "pause", "running")
+            proxy.run(proxy.proxy.stop())  # the database goes away during the wait
+            await anyio.sleep(2)
+            proxy.run(proxy.proxy.start())
+            with anyio.fail_after(60):
+                result = await engine.result(execution_id)
+    finally:
+        proxy.close()
+    assert result["status"] == "completed", result
+    assert recorder.calls == {"before": 1, "after": 1}
