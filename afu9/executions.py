@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import getpass
 import json
+import logging
 import os
 import signal
 import socket
@@ -130,6 +131,8 @@ def _settings() -> OrchestratorSettings:
 
     settings = load_settings(OrchestratorSettings)
     configure_logging("WARNING")
+    # DBOS warns when a workflow task is cancelled, which is what cancelling an execution does on purpose.
+    logging.getLogger("dbos").setLevel(logging.ERROR)
     return settings
 
 
@@ -229,7 +232,7 @@ def _inputs(text: str, *, v04: bool) -> dict[str, Any]:
     except ValueError as error:
         fail(f"--input is not JSON: {error}")
     if not isinstance(value, dict):
-        fail("--input is a JSON object")
+        fail("--input must be a JSON object")
     if v04:
         from orchestrator.v04 import context_inputs
 
@@ -259,6 +262,8 @@ def _run(args: argparse.Namespace) -> None:
     async def work() -> str:
         from orchestrator.definitions import Definitions
 
+        if prepared is None:  # an unknown name is said before the engine starts
+            await _checked(settings, lambda readmodel: Definitions(readmodel.database).get(args.target, args.version))
         async with _engine(settings, mode="local", executor_id=_cli_executor()) as engine:
             definitions = Definitions(engine.database)
             if prepared is not None:
@@ -338,6 +343,15 @@ def _execution_json(row: dict[str, Any]) -> dict[str, Any]:
         "executor_id": row["executor_id"],
         "definition_hash": row["definition_hash"],
     }
+
+
+async def _checked(settings: OrchestratorSettings, check: Callable[[Any], Awaitable[T]]) -> T:
+    """``check`` on the read model, before the engine (DBOS) is started: a refusal comes in a moment."""
+    readmodel = await _readmodel(settings)
+    try:
+        return await check(readmodel)
+    finally:
+        await readmodel.database.aclose()
 
 
 async def _readmodel(settings: OrchestratorSettings) -> Any:
@@ -460,6 +474,7 @@ def _decide(args: argparse.Namespace) -> None:
     decision: Literal["approved", "rejected"] = "approved" if args.workflow_command == "approve" else "rejected"
 
     async def work() -> dict[str, Any]:
+        await _checked(settings, lambda readmodel: readmodel.waiting_step(args.execution, args.step))
         async with _engine(settings, mode="local", executor_id=_cli_executor()) as engine:
             return await engine.decide(
                 args.execution,
@@ -478,6 +493,11 @@ def _cancel(args: argparse.Namespace) -> None:
     settings = _settings()
 
     async def work() -> dict[str, Any]:
+        row = await _checked(settings, lambda readmodel: readmodel.execution(args.execution))
+        if row is None:
+            raise _Refused(f"no execution {args.execution}; `afu9 workflow status` lists executions")
+        if row["status"] in ("completed", "failed", "cancelled"):  # said without starting the engine
+            return {"changed": False, "status": row["status"]}
         async with _engine(settings, mode="local", executor_id=_cli_executor()) as engine:
             return await engine.cancel(args.execution, actor=_actor(args))
 

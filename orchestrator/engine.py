@@ -59,9 +59,9 @@ from orchestrator.format import (
     parse_duration,
     parse_workflow,
 )
-from orchestrator.readmodel import TERMINAL, ReadModel, execution_row_id, step_row_id
+from orchestrator.readmodel import TERMINAL, NotWaiting, ReadModel, execution_row_id, step_row_id
 from orchestrator.retry import Policy, policy_of
-from shared.errors import Conflict, InvalidRequest, NotFound
+from shared.errors import InvalidRequest, NotFound
 
 if TYPE_CHECKING:
     from orchestrator.clients import ClientPool
@@ -93,10 +93,6 @@ _POLL = 0.1  # seconds between two looks at a child workflow's end (DBOS's defau
 
 class InvalidInputs(InvalidRequest):
     """The inputs do not fit the workflow's ``inputs`` schema; nothing was started."""
-
-
-class NotWaiting(Conflict):
-    """An approval or rejection for a step that is not waiting for one; nothing was sent."""
 
 
 @dataclass(frozen=True)
@@ -287,7 +283,7 @@ class Engine:
     ) -> dict[str, Any]:
         """Approve or reject the approval step ``step`` (its id or path) of an execution that waits for it;
         :class:`NotWaiting` otherwise. The message sent is the step's output once it arrives."""
-        row = await self._waiting(execution_id, step)
+        row = await self.readmodel.waiting_step(execution_id, step)
         pending = row["input"] or {}
         required = pending.get("require_phrase")
         if decision == "approved" and required and phrase != required:
@@ -300,28 +296,6 @@ class Engine:
         }
         await DBOS.send_async(pending["workflow_id"], message, pending["topic"])
         return {"execution_id": execution_id, "step": row["step_path"], **message}
-
-    async def _waiting(self, execution_id: str, step: str) -> dict[str, Any]:
-        execution = await self.readmodel.execution(execution_id)
-        if execution is None:
-            raise NotFound(f"no execution {execution_id}; `afu9 workflow status` lists executions")
-        rows = [
-            row
-            for row in await self.readmodel.steps(execution_id, compensation=False)
-            if step in (row["step_path"], row["step_name"])
-        ]
-        waiting = [row for row in rows if row["status"] == "waiting"]
-        if len(waiting) == 1:
-            return waiting[0]
-        if len(waiting) > 1:
-            paths = ", ".join(row["step_path"] for row in waiting)
-            raise InvalidRequest(f"several steps named {step} wait ({paths}): give the path")
-        if not rows:
-            raise NotWaiting(f"execution {execution_id} has no step {step} that has started; nothing was sent")
-        raise NotWaiting(
-            f"step {step} of execution {execution_id} is not waiting for a decision (it is {rows[-1]['status']}); "
-            "nothing was sent"
-        )
 
     async def cancel(self, execution_id: str, *, actor: str) -> dict[str, Any]:
         """Stop a running execution (and its branches and sub-workflows), then run the compensations its
@@ -383,12 +357,14 @@ class Engine:
                 outcome = Outcome("failed", error=f"outputs: {error}")
             else:
                 await self.readmodel.set_execution(execution_id, "completed", output=outputs, error=None)
-                return {"status": "completed", "outputs": outputs, "error": None}
+                await self.readmodel.retire_compensations(execution_id)
+                return {"status": "completed", "outputs": outputs, "error": None, "now": run.now}
         compensated: list[str] = []
         if outcome.compensate:
             compensated = await run.compensate()
         await self.readmodel.set_execution(execution_id, "failed", error=outcome.error)
-        return {"status": "failed", "outputs": None, "error": outcome.error, "compensated": compensated}
+        await self.readmodel.retire_compensations(execution_id)
+        return {"status": "failed", "outputs": None, "error": outcome.error, "compensated": compensated, "now": run.now}
 
     async def run_block(
         self, execution_id: str, owner: str, branch: str | None, prefix: str, scope: dict[str, Any]
@@ -406,6 +382,7 @@ class Engine:
             "error": outcome.error,
             "compensate": outcome.compensate,
             "steps": inner,
+            "now": run.now,
         }
 
     async def run_cancellation(self, execution_id: str, reason: str) -> dict[str, Any]:
@@ -887,6 +864,7 @@ class Run:
             done = await DBOS.wait_first_async(pending, polling_interval_sec=_POLL)
             pending = [handle for handle in pending if handle.workflow_id != done.workflow_id]
             result = await done.get_result(polling_interval_sec=_POLL)
+            self.now = max(self.now, float(result.get("now") or 0))
             results[by_id[done.workflow_id]] = result
             scope["steps"].update(result["steps"])
             if result["status"] == "completed":
@@ -933,6 +911,7 @@ class Run:
             if not window:
                 break
             result = await window.pop(0).get_result(polling_interval_sec=_POLL)
+            self.now = max(self.now, float(result.get("now") or 0))
             if result["status"] == "completed":
                 outputs.append(result["last"])
             elif failure is None:
@@ -1017,6 +996,7 @@ class Run:
         message = await DBOS.recv_async(topic, timeout_seconds=timeout)
         if isinstance(message, Mapping) and message.get("decision") in ("approved", "rejected"):
             decision = str(message["decision"])
+            self.now = max(self.now, _epoch(message.get("at")))  # the message is checkpointed: replays agree
             output = {
                 "decision": decision,
                 "approved": decision == "approved",
@@ -1082,6 +1062,7 @@ class Run:
         with SetWorkflowID(created["execution_id"]):
             handle = await DBOS.start_workflow_async(_execution_workflow, created["execution_id"])
         result = await handle.get_result(polling_interval_sec=_POLL)
+        self.now = max(self.now, float(result.get("now") or 0))
         finished = self._at()
         if result["status"] != "completed":
             error = f"{step.workflow} {created['version']} ({created['execution_id']}) failed: {result['error']}"
@@ -1107,6 +1088,15 @@ def _storable(value: Any) -> Any:
     if isinstance(value, list):
         return [_storable(item) for item in value]
     return value
+
+
+def _epoch(moment: Any) -> float:
+    """An ISO 8601 moment as epoch seconds (0 when it is not one)."""
+    try:
+        parsed = datetime.fromisoformat(str(moment))
+    except ValueError:
+        return 0.0
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
 
 
 def _copy(scope: Mapping[str, Any]) -> dict[str, Any]:

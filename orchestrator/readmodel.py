@@ -24,10 +24,12 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from shared.errors import Conflict, InvalidRequest, NotFound
+
 if TYPE_CHECKING:
     from shared.db import Database
 
-__all__ = ["TERMINAL", "ReadModel", "execution_row_id", "step_row_id"]
+__all__ = ["TERMINAL", "NotWaiting", "ReadModel", "execution_row_id", "step_row_id"]
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +46,10 @@ def step_row_id(execution_id: str, path: str, *, compensation: bool = False) -> 
 def execution_row_id(parent_execution_id: str, path: str) -> uuid.UUID:
     """The id of the child execution a sub-workflow step at ``path`` starts (the same on every replay)."""
     return uuid.uuid5(_NAMESPACE, f"{parent_execution_id}|child|{path}")
+
+
+class NotWaiting(Conflict):
+    """An approval or rejection for a step that is not waiting for one; nothing was sent."""
 
 
 def _now() -> datetime:
@@ -222,6 +228,47 @@ class ReadModel:
             rows = [dict(row._mapping) for row in (await connection.execute(query)).all()]
         far = datetime.max.replace(tzinfo=UTC)
         return sorted(rows, key=lambda r: (_aware(r["started_at"]) or far, r["step_path"] or ""))
+
+    async def retire_compensations(self, execution_id: str) -> None:
+        """Mark the compensations an ended execution did not need ``skipped``."""
+        import sqlalchemy as sa
+
+        from orchestrator.schema import workflow_steps as t
+
+        query = (
+            sa.update(t)
+            .where(t.c.execution_id == uuid.UUID(execution_id), t.c.is_compensation.is_(True), t.c.status == "pending")
+            .values(status="skipped", error="not needed: the execution ended without compensating", updated_at=_now())
+        )
+
+        async def write() -> None:
+            async with self.database.connect(write=True) as connection:
+                await connection.execute(query)
+
+        await _patiently(write)
+
+    async def waiting_step(self, execution_id: str, step: str) -> dict[str, Any]:
+        """The row of the approval step ``step`` (its id or path) of an execution while it waits for a decision;
+        :class:`NotFound`, :class:`NotWaiting` or (several match) :class:`InvalidRequest` otherwise."""
+        if await self.execution(execution_id) is None:
+            raise NotFound(f"no execution {execution_id}; `afu9 workflow status` lists executions")
+        rows = [
+            row
+            for row in await self.steps(execution_id, compensation=False)
+            if step in (row["step_path"], row["step_name"])
+        ]
+        waiting = [row for row in rows if row["status"] == "waiting"]
+        if len(waiting) == 1:
+            return waiting[0]
+        if len(waiting) > 1:
+            paths = ", ".join(row["step_path"] for row in waiting)
+            raise InvalidRequest(f"several steps named {step} wait ({paths}): give the path")
+        if not rows:
+            raise NotWaiting(f"execution {execution_id} has no step {step} that has started; nothing was sent")
+        raise NotWaiting(
+            f"step {step} of execution {execution_id} is not waiting for a decision (it is {rows[-1]['status']}); "
+            "nothing was sent"
+        )
 
     async def pending_compensations(self, execution_id: str) -> list[dict[str, Any]]:
         """Registered compensations not yet run, newest registration first."""
