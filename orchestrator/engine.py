@@ -561,11 +561,22 @@ class Run:
         indexes = {step.id: index for index, step in enumerate(steps)}
         last: Any = None
         position = 0
+        finished: set[str] = set()
         while position < len(order):
             step = order[position]
             path = f"{prefix}{step.id}"
             if self.deadline_at is not None and self.now > self.deadline_at:
                 return Outcome("failed", error=f"the execution passed its deadline ({self.workflow.deadline})")
+            wave = _wave(order, position, finished)
+            if len(wave) > 1:
+                outcome = await self._together(wave, prefix, indexes, scope)
+                if outcome.status == "failed":
+                    return outcome
+                last = outcome.output
+                finished.update(member.id for member in wave)
+                position += len(wave)
+                continue
+            finished.add(step.id)
             outcome = await self.step(step, path, indexes[step.id], scope)
             scope["steps"][step.id] = {
                 "status": outcome.status,
@@ -589,10 +600,46 @@ class Run:
             if target is not None and target in positions:
                 for skipped in order[position + 1 : positions[target]]:
                     await self._skip(skipped, f"{prefix}{skipped.id}", indexes[skipped.id], scope, "jumped over")
+                    finished.add(skipped.id)
                 position = positions[target]
                 continue
             position += 1
         return Outcome("completed", output=last)
+
+    async def _together(
+        self, wave: Sequence[Step], prefix: str, indexes: Mapping[str, int], scope: dict[str, Any]
+    ) -> Outcome:
+        """Run steps that need nothing of each other at once, each as a child workflow; the first failure
+        cancels the others and fails the list (the failing step's ``on_error`` was applied in its child)."""
+        handles = [
+            await self._child(f"{self.execution_id}/{prefix}{member.id}", f"@{member.id}", None, prefix, _copy(scope))
+            for member in wave
+        ]
+        pending = list(handles)
+        failure: dict[str, Any] | None = None
+        while pending:
+            done = await DBOS.wait_first_async(pending, polling_interval_sec=_POLL)
+            pending = [handle for handle in pending if handle.workflow_id != done.workflow_id]
+            result = await done.get_result(polling_interval_sec=_POLL)
+            self.now = max(self.now, float(result.get("now") or 0))
+            scope["steps"].update(result["steps"])
+            if result["status"] != "completed" and failure is None:
+                failure = result
+                for handle in pending:
+                    await DBOS.cancel_workflow_async(handle.workflow_id, cancel_children=True)
+                stopped = {handle.workflow_id.rsplit("/", 1)[-1] for handle in pending}
+                for member in wave:
+                    if member.id in stopped:
+                        await self._put(
+                            f"{prefix}{member.id}",
+                            indexes[member.id],
+                            status="cancelled",
+                            error="stopped: a step running at the same time failed",
+                        )
+                pending = []
+        if failure is not None:
+            return Outcome("failed", error=failure["error"], compensate=bool(failure.get("compensate")))
+        return Outcome("completed", output=scope["steps"][wave[-1].id]["output"])
 
     async def _skip(self, step: Step, path: str, index: int, scope: dict[str, Any], why: str) -> None:
         scope["steps"][step.id] = {"status": "skipped", "output": None, "outputs": {}, "error": None}
@@ -1127,11 +1174,28 @@ def _ordered(steps: Sequence[Step]) -> list[Step]:
     return order
 
 
+def _wave(order: Sequence[Step], position: int, finished: set[str]) -> list[Step]:
+    """The steps from ``position`` on that can run at once: each says what it ``needs`` (so it does not wait
+    for the step before it), all of it is finished, and none jumps (a switch or ``on_error: goto`` runs alone)."""
+    wave: list[Step] = []
+    for step in order[position:]:
+        alone = step.needs is None or isinstance(step, SwitchStep) or isinstance(step.on_error, Goto)
+        if alone or not set(step.needs or ()) <= finished:
+            break
+        wave.append(step)
+    return wave
+
+
 def _block_of(workflow: Workflow, owner: str, branch: str | None) -> Sequence[Step]:
-    """The step list of the parallel branch ``branch`` of step ``owner`` (or of map ``owner``'s steps)."""
+    """The step list of the parallel branch ``branch`` of step ``owner`` (or of map ``owner``'s steps), or
+    for ``@<id>`` the step ``id`` alone (run at the same time as its siblings)."""
+    alone = owner.startswith("@")
+    owner = owner.removeprefix("@")
     stack: list[Step] = list(workflow.steps)
     while stack:
         step = stack.pop()
+        if step.id == owner and alone:
+            return [step]
         if step.id == owner:
             if isinstance(step, ParallelStep) and branch is not None:
                 return step.branches[branch]

@@ -283,7 +283,7 @@ class _Step(_Strict):
     needs: list[StepId] | None = Field(
         default=None,
         description="Steps of the same list this one runs after. Omitted: after the previous step in the list; "
-        "[]: at the start.",
+        "[]: at the start. Steps whose needs are met together run at the same time.",
     )
     if_: Expression | None = Field(default=None, alias="if", description="Run only when true; else skipped.")
     retry: Retry | None = None

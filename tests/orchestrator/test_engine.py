@@ -481,3 +481,40 @@ async def test_the_database_going_away_pauses_an_execution_which_then_completes(
         proxy.close()
     assert result["status"] == "completed", result
     assert recorder.calls == {"before": 1, "after": 1}
+
+
+async def test_steps_that_need_nothing_of_each_other_run_at_the_same_time(database_url: str, tmp_path: Path) -> None:
+    recorder = Recorder()
+    document = workflow(
+        {"id": "gate", "type": "approval", "message": "go?", "needs": []},
+        rec("quick", needs=[]),
+        rec("after", needs=["gate", "quick"], arguments={"name": "${{ steps.quick.output.name }}-after"}),
+    )
+    async with running_engine(database_url, tmp_path, servers(recorder)) as engine:
+        execution_id = await engine.start(await publish(engine.database, document), {}, triggered_by="test")
+        await wait_for(engine, execution_id, "quick", "completed")  # while the approval beside it waits
+        await wait_for(engine, execution_id, "gate", "waiting")
+        assert recorder.calls == {"quick": 1}
+        await engine.decide(execution_id, "gate", "approved", actor="ann")
+        result = await engine.result(execution_id)
+    assert result["status"] == "completed", result
+    assert recorder.calls == {"quick": 1, "quick-after": 1}
+
+
+async def test_a_failure_among_steps_running_together_stops_the_others(sqlite_url: str, tmp_path: Path) -> None:
+    recorder = Recorder()
+    document = workflow(
+        {"id": "gate", "type": "approval", "message": "go?", "needs": []},
+        rec("bad", "broken", arguments={}, needs=[]),
+        rec("never", needs=["gate", "bad"]),
+    )
+    async with running_engine(sqlite_url, tmp_path, servers(recorder)) as engine:
+        execution_id = await engine.start(await publish(engine.database, document), {}, triggered_by="test")
+        result = await engine.result(execution_id)
+        steps = {row["step_path"]: row["status"] for row in await engine.readmodel.steps(execution_id)}
+    assert result["status"] == "failed"
+    assert result["error"].startswith("bad: ")
+    assert steps["bad"] == "failed"
+    assert steps["gate"] == "cancelled"
+    assert "never" not in steps
+    assert recorder.calls == {"broken": 1}
