@@ -31,6 +31,7 @@ engine of their process through :func:`_engine`.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 import uuid
@@ -88,6 +89,7 @@ EXECUTIONS_QUEUE = "afu9_executions"
 BRANCHES_QUEUE = "afu9_branches"
 APPROVAL_TIMEOUT = 24 * 3600.0
 _ERROR_CHARS = 2000
+_INPUT_BYTES = 1_000_000
 _POLL = 0.1  # seconds between two looks at a child workflow's end (DBOS's default, 1 s, adds up per branch)
 
 
@@ -643,7 +645,7 @@ class Run:
 
     async def _skip(self, step: Step, path: str, index: int, scope: dict[str, Any], why: str) -> None:
         scope["steps"][step.id] = {"status": "skipped", "output": None, "outputs": {}, "error": None}
-        await self._put(path, index, status="skipped", error=why)
+        await self._put(path, index, status="skipped", error=why, started_at=self._at(), completed_at=self._at())
 
     def _at(self) -> datetime:
         """The execution's clock (the latest checkpointed time) as a timestamp for the read model."""
@@ -1219,6 +1221,9 @@ def check_inputs(workflow: Workflow, inputs: Any) -> dict[str, Any]:
     from shared.arguments import unstorable_text
 
     values = dict(inputs)
+    size = len(json.dumps(values, default=str))
+    if size > _INPUT_BYTES:
+        raise InvalidInputs(f"the inputs are {size} bytes of JSON; at most {_INPUT_BYTES} (pass a reference instead)")
     where = unstorable_text(values)
     if where is not None:
         raise InvalidInputs(f"inputs: {where} holds a NUL character or an unpaired surrogate, which cannot be stored")

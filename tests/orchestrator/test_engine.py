@@ -393,6 +393,8 @@ def test_inputs_are_checked_and_defaults_filled() -> None:
     assert "extra" in str(refused.value)
     with pytest.raises(InvalidInputs):
         check_inputs(document, ["not", "an", "object"])
+    with pytest.raises(InvalidInputs, match="at most 1000000"):
+        check_inputs(document, {"n": 1, "mode": "x" * 1_000_001})
 
 
 async def test_an_approval_that_times_out_applies_on_timeout(sqlite_url: str, tmp_path: Path) -> None:
