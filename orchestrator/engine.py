@@ -31,6 +31,7 @@ engine of their process through :func:`_engine`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -143,12 +144,14 @@ async def _execution_workflow(execution_id: str) -> dict[str, Any]:
 async def _block_workflow(
     execution_id: str, owner: str, branch: str | None, prefix: str, scope: dict[str, Any]
 ) -> dict[str, Any]:
-    return await _engine().run_block(execution_id, owner, branch, prefix, scope)
+    engine = _engine()
+    return await engine.unless_stopping(engine.run_block(execution_id, owner, branch, prefix, scope))
 
 
 @DBOS.workflow(name="afu9_compensation")
 async def _compensation_workflow(execution_id: str, reason: str) -> dict[str, Any]:
-    return await _engine().run_cancellation(execution_id, reason)
+    engine = _engine()
+    return await engine.unless_stopping(engine.run_cancellation(execution_id, reason))
 
 
 # -- the engine -----------------------------------------------------------------------------------------------
@@ -172,6 +175,7 @@ class Engine:
         self._sleep = options.sleep
         self._key_arguments: dict[tuple[str, str], bool] = {}
         self._sqlite_engine: Any = None
+        self._closing = False
 
     # -- lifecycle --
 
@@ -222,6 +226,7 @@ class Engine:
 
     async def aclose(self) -> None:
         global _ACTIVE
+        self._closing = True
         if _ACTIVE is self:
             await asyncio.to_thread(DBOS.destroy)
             _ACTIVE = None
@@ -345,7 +350,30 @@ class Engine:
 
     # -- running (called by the DBOS workflows) --
 
+    async def unless_stopping(self, work: Awaitable[dict[str, Any]]) -> dict[str, Any]:
+        """``work``; an error once the process is stopping (DBOS shut down under a running workflow) becomes
+        :class:`_Stopping`, which DBOS does not record, so the workflow is taken up again, not marked failed."""
+        try:
+            return await work
+        except Exception as error:
+            if self._closing:
+                raise _Stopping from error
+            raise
+
     async def run_execution(self, execution_id: str) -> dict[str, Any]:
+        from dbos._error import DBOSAwaitedWorkflowCancelledError
+
+        try:
+            return await self.unless_stopping(self._run_execution(execution_id))
+        except DBOSAwaitedWorkflowCancelledError:
+            raise  # a child was cancelled because this execution is being cancelled: the canceller records it
+        except Exception as error:  # a defect or a refusal of the database: DBOS marks the workflow failed
+            log.exception("execution %s stopped on an unexpected error", execution_id)
+            with contextlib.suppress(Exception):
+                await self.readmodel.set_execution(execution_id, "failed", error=f"engine error: {error}")
+            raise
+
+    async def _run_execution(self, execution_id: str) -> dict[str, Any]:
         loaded = await DBOS.run_step_async({"name": "load"}, self._load, execution_id)
         workflow = parse_workflow(loaded["definition"])
         await self.readmodel.set_execution(execution_id, "running", executor_id=DBOS.executor_id)
@@ -448,6 +476,8 @@ class Engine:
         if key is not None and "idempotency_key" not in arguments and await self._takes_key(server, tool):
             arguments = {**arguments, "idempotency_key": key}
         outcome = await self.pool.call(server, tool, arguments, timeout=timeout, meta=meta)
+        if self._closing:  # the process is stopping (its servers going away): record nothing, replay this call
+            raise _Stopping
         return {
             "ok": outcome.ok,
             "result": _storable(outcome.result),
@@ -1119,6 +1149,12 @@ class Run:
             return Outcome("failed", error=error, error_class="tool_error")
         await self._put(path, index, status="completed", output=result["outputs"], completed_at=finished)
         return Outcome("completed", output=result["outputs"])
+
+
+class _Stopping(BaseException):
+    """Raised by a call that ended while the process stops: DBOS records only ``Exception`` outcomes, so the
+    attempt is not checkpointed (its outcome may be the stop itself) and the worker that takes the execution
+    up makes the call again, with the same idempotency key."""
 
 
 class _ExpressionFailed(Exception):

@@ -215,3 +215,37 @@ def test_two_workers_share_the_queue_and_run_each_execution_once(
     for execution_id in ids:
         writes = [c for c in _audited_calls(database_url, execution_id) if c["tool_name"] == "record_kpi_measurement"]
         assert len(writes) == 1, (execution_id, writes)
+
+
+def test_a_worker_stopped_with_sigterm_during_a_call_leaves_it_to_be_made_again(
+    database_url: str, tmp_path: Path, suite_env: dict[str, str], worker: Any
+) -> None:
+    config = json.loads(Path(suite_env["AFU9_MCP_CONFIG"]).read_text())
+    config["mcpServers"]["afu9-demo"] = {"type": "stdio", "command": sys.executable, "args": ["-m", "tests.demo"]}
+    Path(suite_env["AFU9_MCP_CONFIG"]).write_text(json.dumps(config))
+    document = workflow(
+        {"id": "nap", "type": "tool", "server": "demo", "tool": "wait_seconds", "arguments": {"seconds": 3}},
+        _record("after"),
+        inputs={"type": "object", "properties": {"value": {"type": "number", "default": 1}}},
+    )
+
+    async def enqueue() -> str:
+        async with running_engine(database_url, tmp_path, {}) as engine:
+            stored = (await Definitions(engine.database).publish(prepare(document))).workflow
+            return await engine.start(stored, {}, triggered_by="test", enqueue=True)
+
+    execution_id = asyncio.run(enqueue())
+    first = worker("w-term")
+    _wait_for_step(database_url, execution_id, "nap", "running", first)
+    assert first.stop(signal.SIGTERM) == 0  # its demo server goes with it, cutting the call short
+    left = _query(
+        database_url,
+        "SELECT status, error FROM workflow_executions WHERE id = :e",
+        e=_db_id(database_url, execution_id),
+    )
+    assert left[0]["status"] == "running", (left, first.stderr()[-3000:])  # neither failed nor recorded as done
+
+    second = worker("w-term")
+    wait_until(lambda: _status(database_url, execution_id) == "completed", timeout=60, what="completion")
+    second.stop()
+    assert _steps(database_url, execution_id) == {"nap": "completed", "after": "completed"}

@@ -520,3 +520,20 @@ async def test_a_failure_among_steps_running_together_stops_the_others(sqlite_ur
     assert steps["gate"] == "cancelled"
     assert "never" not in steps
     assert recorder.calls == {"broken": 1}
+
+
+async def test_an_engine_stopped_during_a_call_records_nothing_and_the_next_one_finishes(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    document = workflow(rec("first"), rec("nap", "slow", arguments={"seconds": 3}), rec("last"))
+    recorder = Recorder()
+    async with running_engine(sqlite_url, tmp_path, servers(recorder)) as engine:
+        execution_id = await engine.start(await publish(engine.database, document), {}, triggered_by="test")
+        await wait_for(engine, execution_id, "nap", "running")
+    # stopped while nap's call was in flight: its outcome (cut short by the stop) must not be checkpointed
+    async with running_engine(sqlite_url, tmp_path, servers(recorder)) as engine:  # same id: recovers it
+        result = await engine.result(execution_id)
+        steps = {row["step_path"]: row for row in await engine.readmodel.steps(execution_id)}
+    assert result["status"] == "completed", result
+    assert steps["nap"]["status"] == "completed"
+    assert recorder.calls == {"first": 1, "last": 1}

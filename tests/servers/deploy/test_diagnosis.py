@@ -46,7 +46,7 @@ TG_ARN = f"arn:aws:elasticloadbalancing:{world.REGION}:{ACCOUNT}:targetgroup/sho
 IMAGE = f"{ACCOUNT}.dkr.ecr.{world.REGION}.amazonaws.com/shop:2.0.1"
 DEPLOYMENT = "ecs-svc/5169280574093855189"
 TOKEN = "ghp_" + "a1B2c3D4" * 5  # a GitHub token that ended up in a stopped reason
-NOW = datetime.now(UTC).replace(microsecond=0)
+NOW = datetime.now(UTC).replace(microsecond=0)  # moved to each test's start by _now (windows are minutes wide)
 
 
 def _text(result: CallToolResult) -> str:
@@ -479,38 +479,56 @@ EVENTS = [
     (8, "(service shop-api) has started 1 tasks: (task 5a1)."),
     (600, "(service shop-api) (task 0ld) failed container health checks."),  # before the window
 ]
-STOPPED = [
-    _task("5a1", stop_code="EssentialContainerExited", reason="Essential container in task exited", containers=[OOM]),
-    _task(
-        "5a2",
-        stop_code="EssentialContainerExited",
-        reason="Essential container in task exited",
-        containers=[OOM, {"name": "log-router", "exitCode": 0}],
-        minutes_ago=20,
-    ),
-    _task(
-        "5a3",
-        stop_code="TaskFailedToStart",
-        reason="ResourceInitializationError: unable to pull secrets or registry auth: execution resource retrieval "
-        f"failed: unable to retrieve secret from asm: failed to fetch secret with token={TOKEN}: AccessDenied",
-        containers=[{}],
-        minutes_ago=30,
-    ),
-    _task(
-        "5a4",
-        stop_code="ServiceSchedulerInitiated",
-        reason="Scaling activity initiated by (deployment ecs-svc/1111111111111111111)",
-        containers=[{"exitCode": 143}],
-        minutes_ago=15,
-    ),
-    _task(
-        "5a5",
-        stop_code="EssentialContainerExited",
-        reason="Essential container in task exited",
-        containers=[{"exitCode": 1}],
-        minutes_ago=300,  # before the window
-    ),
-]
+
+
+def _stopped_tasks() -> list[dict[str, Any]]:
+    """Stopped tasks of shop-api, 10 to 300 minutes before NOW."""
+    return [
+        _task(
+            "5a1", stop_code="EssentialContainerExited", reason="Essential container in task exited", containers=[OOM]
+        ),
+        _task(
+            "5a2",
+            stop_code="EssentialContainerExited",
+            reason="Essential container in task exited",
+            containers=[OOM, {"name": "log-router", "exitCode": 0}],
+            minutes_ago=20,
+        ),
+        _task(
+            "5a3",
+            stop_code="TaskFailedToStart",
+            reason="ResourceInitializationError: unable to pull secrets or registry auth: execution resource retrieval "
+            f"failed: unable to retrieve secret from asm: failed to fetch secret with token={TOKEN}: AccessDenied",
+            containers=[{}],
+            minutes_ago=30,
+        ),
+        _task(
+            "5a4",
+            stop_code="ServiceSchedulerInitiated",
+            reason="Scaling activity initiated by (deployment ecs-svc/1111111111111111111)",
+            containers=[{"exitCode": 143}],
+            minutes_ago=15,
+        ),
+        _task(
+            "5a5",
+            stop_code="EssentialContainerExited",
+            reason="Essential container in task exited",
+            containers=[{"exitCode": 1}],
+            minutes_ago=300,  # before the window
+        ),
+    ]
+
+
+STOPPED: list[dict[str, Any]] = []
+
+
+@pytest.fixture(autouse=True)
+def _now() -> None:
+    """NOW is this test's start: the suite runs for minutes, and a time taken at import would drift out of the
+    15-minute windows the tests ask for."""
+    global NOW, STOPPED
+    NOW = datetime.now(UTC).replace(microsecond=0)
+    STOPPED = _stopped_tasks()
 
 
 async def test_diagnose_classifies_stores_and_still_answers_after_ecs_forgot_the_tasks(
