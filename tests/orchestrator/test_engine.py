@@ -537,3 +537,21 @@ async def test_an_engine_stopped_during_a_call_records_nothing_and_the_next_one_
     assert result["status"] == "completed", result
     assert steps["nap"]["status"] == "completed"
     assert recorder.calls == {"first": 1, "last": 1}
+
+
+async def test_checkpoints_are_stored_as_json_not_pickle(sqlite_url: str, tmp_path: Path) -> None:
+    import json
+    import sqlite3
+
+    document = workflow(rec("a"), {"id": "gate", "type": "approval", "message": "go?", "timeout": "100ms"})
+    async with running_engine(sqlite_url, tmp_path, servers(Recorder())) as engine:
+        execution_id = await engine.start(await publish(engine.database, document), {}, triggered_by="test")
+        assert (await engine.result(execution_id))["status"] == "completed"
+    with sqlite3.connect(tmp_path / "afu9-dbos.sqlite") as connection:
+        steps = connection.execute("SELECT function_name, serialization, output FROM operation_outputs").fetchall()
+        inputs = connection.execute("SELECT inputs FROM workflow_input").fetchall()
+        outputs = connection.execute("SELECT output FROM workflow_output WHERE output IS NOT NULL").fetchall()
+    assert {name.split("#")[0] for name, _, _ in steps} >= {"load", "a"}
+    assert {serialization for _, serialization, _ in steps} == {"portable_json"}
+    for text in [output for _, _, output in steps if output] + [row[0] for row in inputs + outputs]:
+        json.loads(text)  # plain JSON: no pickle anywhere
