@@ -312,19 +312,13 @@ class Engine:
             raise NotFound(f"no execution {execution_id}; `afu9 workflow status` lists executions")
         if row["status"] in TERMINAL:
             return {"execution_id": execution_id, "status": row["status"], "changed": False, "compensated": []}
-        for target in [execution_id, *await self._descendants(execution_id)]:
+        for target in [execution_id, *await self.readmodel.descendants(execution_id)]:
             await DBOS.cancel_workflow_async(target, cancel_children=True)
         reason = f"cancelled by {actor}"
         with SetWorkflowID(f"{execution_id}/cancel"):
             handle = await DBOS.start_workflow_async(_compensation_workflow, execution_id, reason)
         outcome = await handle.get_result(polling_interval_sec=_POLL)
         return {"execution_id": execution_id, "status": "cancelled", "changed": True, **outcome}
-
-    async def _descendants(self, execution_id: str) -> list[str]:
-        found: list[str] = []
-        for child in await self.readmodel.children(execution_id):
-            found += [child, *await self._descendants(child)]
-        return found
 
     async def resume(self, execution_id: str, *, enqueue: bool) -> str:
         """Take up an execution a process left behind (it crashed and its worker is not coming back): its
@@ -387,13 +381,15 @@ class Engine:
                 outcome = Outcome("failed", error=f"outputs: {error}")
             else:
                 await self.readmodel.set_execution(execution_id, "completed", output=outputs, error=None)
-                await self.readmodel.retire_compensations(execution_id)
+                if loaded["execution"]["parent_id"] is None:  # a sub-workflow's stay for its parent's saga
+                    await self.readmodel.retire_compensations(execution_id)
                 return {"status": "completed", "outputs": outputs, "error": None, "now": run.now}
         compensated: list[str] = []
         if outcome.compensate:
             compensated = await run.compensate()
         await self.readmodel.set_execution(execution_id, "failed", error=outcome.error)
-        await self.readmodel.retire_compensations(execution_id)
+        if loaded["execution"]["parent_id"] is None:
+            await self.readmodel.retire_compensations(execution_id)
         return {"status": "failed", "outputs": None, "error": outcome.error, "compensated": compensated, "now": run.now}
 
     async def run_block(
@@ -681,8 +677,8 @@ class Run:
         """The execution's clock (the latest checkpointed time) as a timestamp for the read model."""
         return datetime.fromtimestamp(self.now, UTC)
 
-    async def _put(self, path: str, index: int, **fields: Any) -> None:
-        await self.readmodel.put_step(self.execution_id, path, index=index, **fields)
+    async def _put(self, path: str, index: int, *, owner: str | None = None, **fields: Any) -> None:
+        await self.readmodel.put_step(owner or self.execution_id, path, index=index, **fields)
 
     async def _begin(self, path: str, index: int, **fields: Any) -> None:
         await self._put(path, index, status="running", started_at=self._at(), **fields)
@@ -798,12 +794,15 @@ class Run:
         timeout: float | None,
         deadline: float | None,
         compensation: bool = False,
+        owner: str | None = None,
     ) -> Outcome:
-        """Call until the call succeeds or the policy stops retrying; every attempt is a checkpointed step."""
+        """Call until the call succeeds or the policy stops retrying; every attempt is a checkpointed step.
+        ``owner``: the execution whose step row this is (a sub-workflow's compensation run by its parent)."""
+        owner = owner or self.execution_id
         started = self._at()
         first = self.now
-        row_id = step_row_id(self.execution_id, path, compensation=compensation)
-        meta: dict[str, Any] = {"afu9/execution_id": self.execution_id, "afu9/step_id": str(row_id)}
+        row_id = step_row_id(owner, path, compensation=compensation)
+        meta: dict[str, Any] = {"afu9/execution_id": owner, "afu9/step_id": str(row_id)}
         if key is not None:
             meta["afu9/idempotency_key"] = key
         attempt = 0
@@ -812,6 +811,7 @@ class Run:
             await self._put(
                 path,
                 index,
+                owner=owner,
                 status="running",
                 compensation=compensation,
                 input={"server": server, "tool": tool, "arguments": arguments},
@@ -828,6 +828,7 @@ class Run:
                 await self._put(
                     path,
                     index,
+                    owner=owner,
                     status="completed",
                     compensation=compensation,
                     output=result["result"],
@@ -847,6 +848,7 @@ class Run:
                 await self._put(
                     path,
                     index,
+                    owner=owner,
                     status="failed",
                     compensation=compensation,
                     error=f"{error}{tried}",
@@ -906,14 +908,23 @@ class Run:
                 timeout=parse_duration(call["timeout"]).total_seconds() if call.get("timeout") else None,
                 deadline=None,
                 compensation=True,
+                owner=row["owner"],
             )
             if outcome.status == "completed":
-                done.append(row["path"])
+                done.append(row["path"] if row["owner"] == self.execution_id else f"{row['owner']}:{row['path']}")
         return done
 
     async def _pending(self) -> list[dict[str, Any]]:
         rows = await self.readmodel.pending_compensations(self.execution_id)
-        return [{"path": row["step_path"], "index": row["step_index"], "input": row["input"]} for row in rows]
+        return [
+            {
+                "owner": str(row["execution_id"]),
+                "path": row["step_path"],
+                "index": row["step_index"],
+                "input": row["input"],
+            }
+            for row in rows
+        ]
 
     # -- parallel and map: child workflows --
 

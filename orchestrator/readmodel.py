@@ -162,6 +162,13 @@ class ReadModel:
             rows = (await connection.execute(query)).all()
         return [dict(row._mapping) for row in rows]
 
+    async def descendants(self, execution_id: str) -> list[str]:
+        """The ids of the executions started by this one's sub-workflow steps, and theirs, and so on."""
+        found: list[str] = []
+        for child in await self.children(execution_id):
+            found += [child, *await self.descendants(child)]
+        return found
+
     async def children(self, execution_id: str) -> list[str]:
         """The ids of the executions a sub-workflow step of this one started."""
         import sqlalchemy as sa
@@ -230,14 +237,15 @@ class ReadModel:
         return sorted(rows, key=lambda r: (_aware(r["started_at"]) or far, r["step_path"] or ""))
 
     async def retire_compensations(self, execution_id: str) -> None:
-        """Mark the compensations an ended execution did not need ``skipped``."""
+        """Mark the compensations an ended execution (and its sub-workflows) did not need ``skipped``."""
         import sqlalchemy as sa
 
         from orchestrator.schema import workflow_steps as t
 
+        owners = [uuid.UUID(key) for key in (execution_id, *await self.descendants(execution_id))]
         query = (
             sa.update(t)
-            .where(t.c.execution_id == uuid.UUID(execution_id), t.c.is_compensation.is_(True), t.c.status == "pending")
+            .where(t.c.execution_id.in_(owners), t.c.is_compensation.is_(True), t.c.status == "pending")
             .values(status="skipped", error="not needed: the execution ended without compensating", updated_at=_now())
         )
 
@@ -271,8 +279,13 @@ class ReadModel:
         )
 
     async def pending_compensations(self, execution_id: str) -> list[dict[str, Any]]:
-        """Registered compensations not yet run, newest registration first."""
-        rows = await self.steps(execution_id, compensation=True)
+        """Registered compensations not yet run, of the execution and of the sub-workflows it started, newest
+        registration first."""
+        rows = [
+            row
+            for owner in (execution_id, *await self.descendants(execution_id))
+            for row in await self.steps(owner, compensation=True)
+        ]
         pending = [row for row in rows if row["status"] in ("pending", "running")]
         return sorted(pending, key=lambda r: (_aware(r["created_at"]), r["step_path"] or ""), reverse=True)
 

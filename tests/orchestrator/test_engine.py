@@ -555,3 +555,40 @@ async def test_checkpoints_are_stored_as_json_not_pickle(sqlite_url: str, tmp_pa
     assert {serialization for _, serialization, _ in steps} == {"portable_json"}
     for text in [output for _, _, output in steps if output] + [row[0] for row in inputs + outputs]:
         json.loads(text)  # plain JSON: no pickle anywhere
+
+
+async def test_a_failing_parent_compensates_what_its_sub_workflows_did(database_url: str, tmp_path: Path) -> None:
+    recorder = Recorder()
+
+    def undo(name: str) -> dict[str, Any]:
+        return {"server": "rec", "tool": "record", "arguments": {"name": name}}
+
+    child = workflow(rec("c1", compensate=undo("undo_c1")))
+    child["metadata"] = {"name": "child", "version": "1.0.0"}
+    parent = workflow(
+        {"id": "sub", "type": "workflow", "workflow": "child"},
+        rec("p", compensate=undo("undo_p")),
+        rec("bad", "broken", arguments={}, on_error="compensate"),
+    )
+    async with running_engine(database_url, tmp_path, servers(recorder)) as engine:
+        await publish(engine.database, child)
+        execution_id = await engine.start(await publish(engine.database, parent), {}, triggered_by="test")
+        result = await engine.result(execution_id)
+        (child_id,) = await engine.readmodel.children(execution_id)
+        child_rows = await engine.readmodel.steps(child_id, compensation=True)
+    assert result["status"] == "failed"
+    assert recorder.order == ["c1", "p", "undo_p", "undo_c1"]
+    assert [row["status"] for row in child_rows] == ["completed"]
+
+
+async def test_compensations_a_completed_execution_did_not_need_are_skipped(sqlite_url: str, tmp_path: Path) -> None:
+    child = workflow(rec("c1", compensate={"server": "rec", "tool": "record", "arguments": {"name": "undo"}}))
+    child["metadata"] = {"name": "child", "version": "1.0.0"}
+    parent = workflow({"id": "sub", "type": "workflow", "workflow": "child"}, rec("p"))
+    async with running_engine(sqlite_url, tmp_path, servers(Recorder())) as engine:
+        await publish(engine.database, child)
+        execution_id = await engine.start(await publish(engine.database, parent), {}, triggered_by="test")
+        assert (await engine.result(execution_id))["status"] == "completed"
+        (child_id,) = await engine.readmodel.children(execution_id)
+        rows = await engine.readmodel.steps(child_id, compensation=True)
+    assert [row["status"] for row in rows] == ["skipped"]
