@@ -275,10 +275,26 @@ def _run(args: argparse.Namespace) -> None:
             if args.detach:
                 sys.stdout.write(execution_id + "\n")
                 return "pending"
+            _print_plan(stored.definition)
             return await _follow(engine, execution_id, args.wait_seconds, as_json=args.json)
 
     status = _run_async(work)
     raise SystemExit(EXIT_CODES.get(status, 1))
+
+
+def _print_plan(definition: dict[str, Any]) -> None:
+    """Every step whose path is known before the run (not those inside a map or loop), as pending."""
+
+    def paths(steps: list[Any], prefix: str) -> list[str]:
+        found: list[str] = []
+        for step in steps:
+            found.append(f"{prefix}{step['id']}")
+            for branch, inner in (step.get("branches") or {}).items():
+                found += paths(inner, f"{prefix}{step['id']}/{branch}/")
+        return found
+
+    for path in paths(definition.get("steps", []), ""):
+        sys.stderr.write(f"  {_MARKS['pending']} {path:<32} pending\n")
 
 
 async def _follow(engine: Engine, execution_id: str, limit: float | None, *, as_json: bool) -> str:
