@@ -252,9 +252,7 @@ class Engine:
         execution_id = uuid.uuid4()
         await self.readmodel.create_execution(
             execution_id,
-            workflow_id=stored.id,
-            publication=stored.publication,
-            content_hash=stored.content_hash,
+            stored,
             inputs=checked,
             context=dict(context or {}),
             triggered_by=triggered_by,
@@ -507,9 +505,7 @@ class Engine:
             return {"ok": False, "error": str(error)}
         await self.readmodel.create_execution(
             child_id,
-            workflow_id=stored.id,
-            publication=stored.publication,
-            content_hash=stored.content_hash,
+            stored,
             inputs=checked,
             context={},
             triggered_by=f"execution {parent_id}",

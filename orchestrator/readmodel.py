@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from shared.errors import Conflict, InvalidRequest, NotFound
 
 if TYPE_CHECKING:
+    from orchestrator.definitions import StoredWorkflow
     from shared.db import Database
 
 __all__ = ["TERMINAL", "NotWaiting", "ReadModel", "execution_row_id", "step_row_id"]
@@ -67,16 +68,15 @@ class ReadModel:
     async def create_execution(
         self,
         execution_id: uuid.UUID,
+        stored: StoredWorkflow,
         *,
-        workflow_id: uuid.UUID,
-        publication: int,
-        content_hash: str,
         inputs: Mapping[str, Any],
         context: Mapping[str, Any],
         triggered_by: str,
         parent_execution_id: uuid.UUID | None = None,
     ) -> bool:
-        """A ``pending`` execution row; False when it exists already (a replayed sub-workflow start)."""
+        """A ``pending`` execution row pinned to ``stored``; False when it exists already (a replayed
+        sub-workflow start)."""
         import sqlalchemy as sa
 
         from orchestrator.schema import workflow_executions as t
@@ -88,14 +88,14 @@ class ReadModel:
             await connection.execute(
                 sa.insert(t).values(
                     id=execution_id,
-                    workflow_id=workflow_id,
+                    workflow_id=stored.id,
                     status="pending",
                     input=dict(inputs),
                     context=dict(context),
                     started_at=_now(),
                     triggered_by=triggered_by[:255],
-                    workflow_version=publication,
-                    definition_hash=content_hash,
+                    workflow_version=stored.publication,
+                    definition_hash=stored.content_hash,
                     parent_execution_id=parent_execution_id,
                 )
             )

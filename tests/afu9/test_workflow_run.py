@@ -12,7 +12,6 @@ import json
 import re
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -22,6 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.orchestrator.engines import suite_environment
 from tests.processes import AFU9, ServerProcess, json_lines, run_afu9, start, wait_until
 
 KPI_REPORT = "examples/workflows/kpi-report.yaml"
@@ -86,29 +86,17 @@ def _guarded(name: str) -> dict[str, Any]:
 # -- the suite's configuration, commands, reads -------------------------------------------------------------
 
 
-def _suite_env(database_url: str, tmp_path: Path) -> dict[str, str]:
-    config = tmp_path / "mcp.json"
-    factory = {"type": "stdio", "command": sys.executable, "args": ["-m", "servers.factory"]}
-    config.write_text(json.dumps({"mcpServers": {"afu9-factory": factory}}))
-    return {
-        "AFU9_DATABASE_URL": database_url,
-        "AFU9_DATA_DIR": str(tmp_path),
-        "AFU9_ALLOW_WRITES": "true",
-        "AFU9_MCP_CONFIG": str(config),
-    }
-
-
 @pytest.fixture
 def suite_env(database_url: str, tmp_path: Path) -> dict[str, str]:
     """The environment of every command: the test's database (SQLite and PostgreSQL), writes allowed, the
     factory server over stdio."""
-    return _suite_env(database_url, tmp_path)
+    return suite_environment(database_url, tmp_path)
 
 
 @pytest.fixture
 def sqlite_env(sqlite_url: str, tmp_path: Path) -> dict[str, str]:
     """As ``suite_env``, on SQLite only (for what does not depend on the database)."""
-    return _suite_env(sqlite_url, tmp_path)
+    return suite_environment(sqlite_url, tmp_path)
 
 
 def _workflow(env: dict[str, str], *args: str) -> Any:

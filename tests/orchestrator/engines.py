@@ -4,6 +4,8 @@ servers, a small stand-in server whose tools are slow, flaky or counted, and a c
 from __future__ import annotations
 
 import contextlib
+import json
+import sys
 from collections import Counter
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
@@ -19,7 +21,7 @@ from orchestrator.engine import Engine, EngineOptions, dbos_url
 from orchestrator.schema import MIGRATIONS
 from shared.db import KIT_MIGRATIONS, Database
 
-__all__ = ["Clock", "Recorder", "publish", "recorder_server", "running_engine", "wait_for"]
+__all__ = ["Clock", "Recorder", "publish", "recorder_server", "running_engine", "suite_environment", "wait_for"]
 
 
 @dataclass
@@ -84,6 +86,20 @@ def recorder_server(recorder: Recorder) -> Any:
         return {"slept": seconds}
 
     return server
+
+
+def suite_environment(database_url: str, folder: Path) -> dict[str, str]:
+    """The environment of ``afu9 worker`` and ``afu9 workflow`` processes in a test: its database, writes
+    allowed, and an mcp.json in ``folder`` whose factory server is started over stdio with this interpreter."""
+    config = folder / "mcp.json"
+    factory = {"type": "stdio", "command": sys.executable, "args": ["-m", "servers.factory"]}
+    config.write_text(json.dumps({"mcpServers": {"afu9-factory": factory}}))
+    return {
+        "AFU9_DATABASE_URL": database_url,
+        "AFU9_DATA_DIR": str(folder),
+        "AFU9_ALLOW_WRITES": "true",
+        "AFU9_MCP_CONFIG": str(config),
+    }
 
 
 async def publish(database: Database, document: Mapping[str, Any]) -> StoredWorkflow:

@@ -20,7 +20,7 @@ import yaml
 from orchestrator.definitions import Definitions
 from orchestrator.documents import prepare
 from tests.orchestrator.conftest import workflow
-from tests.orchestrator.engines import running_engine
+from tests.orchestrator.engines import running_engine, suite_environment
 from tests.processes import AFU9, ServerProcess, run_afu9, start, wait_until
 
 WORKER = AFU9
@@ -41,17 +41,7 @@ def _record(step_id: str, **fields: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def suite_env(database_url: str, tmp_path: Path) -> dict[str, str]:
-    """The environment of the workers and the CLI: the test's database, writes allowed, an mcp.json whose
-    factory server is started over stdio with this interpreter."""
-    config = tmp_path / "mcp.json"
-    factory = {"type": "stdio", "command": sys.executable, "args": ["-m", "servers.factory"]}
-    config.write_text(json.dumps({"mcpServers": {"afu9-factory": factory}}))
-    return {
-        "AFU9_DATABASE_URL": database_url,
-        "AFU9_DATA_DIR": str(tmp_path),
-        "AFU9_ALLOW_WRITES": "true",
-        "AFU9_MCP_CONFIG": str(config),
-    }
+    return suite_environment(database_url, tmp_path)
 
 
 def _query(database_url: str, statement: str, **params: Any) -> list[dict[str, Any]]:
