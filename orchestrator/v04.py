@@ -24,8 +24,8 @@ with ``${dotted.path}`` placeholders, ``assign``, ``if`` or ``condition``, ``ret
 
 Problems found while converting carry the v0.4 document's paths (``steps[2].params.owner``).
 
-The GitHub table is a copy of ``servers/github/afu9_v04.py`` (the orchestrator imports no server); a test
-checks that the two agree.
+The GitHub table (:data:`GITHUB_TOOLS`) is the one place v0.4's GitHub tool names and arguments are mapped to
+the github server's; a test checks every entry against that server's ``tools/list``.
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ GITHUB_TOOLS: dict[str, LegacyGitHubTool] = {
         ),
     )
 }
-"""The AFU-9 v0.4 GitHub tools and ours (a copy of ``servers/github/afu9_v04.LEGACY_TOOLS``)."""
+"""The AFU-9 v0.4 GitHub tools and ours: argument renames, fixed values, what v0.4 callers must add."""
 
 _PLACEHOLDER = re.compile(r"\$\{([^{}]*)\}")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
