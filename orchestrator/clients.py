@@ -50,7 +50,6 @@ __all__ = [
     "ClientPool",
     "ErrorClass",
     "ServerSpec",
-    "default_config_path",
     "load_servers",
 ]
 
@@ -130,12 +129,6 @@ class ServerSpec:
         env = {**self.inherited_env, **self.env}
         values |= {value for key, value in env.items() if redact_value({key: value}) != {key: value}}
         return sorted((v for v in values if len(v) >= _MIN_SECRET_CHARS), key=len, reverse=True)
-
-
-def default_config_path(environ: Mapping[str, str]) -> Path:
-    """``AFU9_MCP_CONFIG`` when set, else ``mcp.json`` in the current directory."""
-    configured = environ.get(CONFIG_SETTING, "").strip()
-    return Path(configured) if configured else Path.cwd() / "mcp.json"
 
 
 def load_servers(path: Path, environ: Mapping[str, str]) -> dict[str, ServerSpec]:

@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from dbos import DBOS, SetWorkflowID
 
-from orchestrator.expressions import ExpressionError, evaluate, render, truthy
+from orchestrator.expressions import evaluate, render, truthy
 from orchestrator.format import (
     AgentStep,
     ApprovalStep,
@@ -375,7 +375,7 @@ class Engine:
         if outcome.status == "completed":
             try:
                 outputs = {name: evaluate(expression, scope) for name, expression in workflow.outputs.items()}
-            except (ExpressionError, Exception) as error:  # noqa: BLE001 - a JMESPath runtime error
+            except Exception as error:  # noqa: BLE001 - a JMESPath runtime error
                 outcome = Outcome("failed", error=f"outputs: {error}")
             else:
                 await self.readmodel.set_execution(execution_id, "completed", output=outputs, error=None)
@@ -553,7 +553,6 @@ class Outcome:
     status: Literal["completed", "failed", "skipped"]
     output: Any = None
     error: str | None = None
-    error_class: str | None = None
     compensate: bool = False
     goto: str | None = None
     outputs: dict[str, Any] = field(default_factory=dict[str, Any])
@@ -690,7 +689,7 @@ class Run:
             try:
                 run = truthy(evaluate(step.if_, scope))
             except Exception as error:  # noqa: BLE001 - a JMESPath runtime error fails the step
-                return await self._failed(path, index, f"if: {error}", "expression")
+                return await self._failed(path, index, f"if: {error}")
             if not run:
                 await self._skip(step, path, index, scope, "if was false")
                 return Outcome("skipped")
@@ -708,7 +707,7 @@ class Run:
         try:
             outcome = await runners[step.type](step, path, index, scope)
         except _ExpressionFailed as failure:
-            outcome = await self._failed(path, index, str(failure), "expression")
+            outcome = await self._failed(path, index, str(failure))
         if outcome.status == "completed" and step.outputs:
             try:
                 outcome.outputs = {
@@ -716,17 +715,17 @@ class Run:
                     for name, expression in step.outputs.items()
                 }
             except Exception as error:  # noqa: BLE001 - a JMESPath runtime error fails the step
-                return await self._failed(path, index, f"outputs: {error}", "expression")
+                return await self._failed(path, index, f"outputs: {error}")
         return outcome
 
     async def _agent(self, step: AgentStep, path: str, index: int, scope: dict[str, Any]) -> Outcome:
         del step, scope
         reason = "agent steps are declared in this format but not run by this engine yet"
-        return await self._failed(path, index, reason, "protocol_error")
+        return await self._failed(path, index, reason)
 
-    async def _failed(self, path: str, index: int, error: str, error_class: str) -> Outcome:
+    async def _failed(self, path: str, index: int, error: str) -> Outcome:
         await self._put(path, index, status="failed", error=error)
-        return Outcome("failed", error=error, error_class=error_class)
+        return Outcome("failed", error=error)
 
     def _render(self, value: Any, scope: Mapping[str, Any], what: str) -> Any:
         try:
@@ -851,7 +850,7 @@ class Run:
                     completed_at=self._at(),
                     duration_ms=int((self.now - first) * 1000),
                 )
-                return Outcome("failed", error=f"{error}{tried}", error_class=error_class)
+                return Outcome("failed", error=f"{error}{tried}")
             log.info("retrying %s of execution %s in %.2fs (%s)", path, self.execution_id, wait, error_class)
             await self.engine.sleep(wait)
             self.now += wait
@@ -972,12 +971,12 @@ class Run:
         errors = "; ".join(f"{name}: {result['error']}" for name, result in results.items() if result["error"])
         error = f"{failed} of {len(handles)} branches failed ({step.join} needed {need}): {errors}"
         await self._put(path, index, status="failed", error=error, completed_at=finished)
-        return Outcome("failed", error=error, error_class="tool_error", compensate=compensate)
+        return Outcome("failed", error=error, compensate=compensate)
 
     async def _map(self, step: MapStep, path: str, index: int, scope: dict[str, Any]) -> Outcome:
         items = self._render("${{ " + step.items + " }}", scope, "items")
         if not isinstance(items, list):
-            return await self._failed(path, index, f"items is not a list but {type(items).__name__}", "expression")
+            return await self._failed(path, index, f"items is not a list but {type(items).__name__}")
         await self._begin(path, index, input={"items": len(items)})
         outputs: list[Any] = []
         window: list[Any] = []
@@ -1026,16 +1025,14 @@ class Run:
             if outcome.status == "failed":
                 scope.pop("iteration", None)
                 error = f"iteration {iteration}: {outcome.error}"
-                await self._failed(path, index, error, "tool_error")
+                await self._failed(path, index, error)
                 return Outcome("failed", error=error, compensate=outcome.compensate)
             if truthy(self._render("${{ " + step.until + " }}", scope, "until")):
                 scope.pop("iteration", None)
                 output = {"iterations": iteration, "last": outcome.output}
                 return await self._completed(path, index, output)
         scope.pop("iteration", None)
-        return await self._failed(
-            path, index, f"until was still false after {step.max_iterations} iterations", "tool_error"
-        )
+        return await self._failed(path, index, f"until was still false after {step.max_iterations} iterations")
 
     async def _switch(self, step: SwitchStep, path: str, index: int, scope: dict[str, Any]) -> Outcome:
         target = step.default
@@ -1116,13 +1113,11 @@ class Run:
             try:
                 when = datetime.fromisoformat(str(moment))
             except ValueError:
-                return await self._failed(
-                    path, index, f"until: {str(moment)[:80]!r} is not an ISO 8601 time", "expression"
-                )
+                return await self._failed(path, index, f"until: {str(moment)[:80]!r} is not an ISO 8601 time")
             when = when if when.tzinfo else when.replace(tzinfo=UTC)
             seconds = max(when.timestamp() - self.now, 0.0)
         if self.deadline_at is not None and self.now + seconds > self.deadline_at:
-            return await self._failed(path, index, "the wait would pass the execution's deadline", "timeout")
+            return await self._failed(path, index, "the wait would pass the execution's deadline")
         await self._begin(path, index, input={"seconds": seconds})
         await self.engine.sleep(seconds)
         self.now += seconds
@@ -1144,7 +1139,7 @@ class Run:
             inputs,
         )
         if not created["ok"]:
-            return await self._failed(path, index, created["error"], "protocol_error")
+            return await self._failed(path, index, created["error"])
         with SetWorkflowID(created["execution_id"]):
             handle = await DBOS.start_workflow_async(_execution_workflow, created["execution_id"])
         result = await handle.get_result(polling_interval_sec=_POLL)
@@ -1153,7 +1148,7 @@ class Run:
         if result["status"] != "completed":
             error = f"{step.workflow} {created['version']} ({created['execution_id']}) failed: {result['error']}"
             await self._put(path, index, status="failed", error=error, completed_at=finished)
-            return Outcome("failed", error=error, error_class="tool_error")
+            return Outcome("failed", error=error)
         await self._put(path, index, status="completed", output=result["outputs"], completed_at=finished)
         return Outcome("completed", output=result["outputs"])
 

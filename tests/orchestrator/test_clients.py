@@ -25,7 +25,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import INVALID_PARAMS
 from pydantic import SecretStr
 
-from orchestrator.clients import CallFailed, ClientPool, ServerSpec, default_config_path, load_servers
+from orchestrator.clients import CallFailed, ClientPool, ServerSpec, load_servers
 from servers.factory.server import SERVER
 from servers.factory.settings import FactorySettings
 from shared.errors import ConfigError
@@ -220,11 +220,6 @@ def test_a_stdio_child_gets_the_safe_environment_every_afu9_setting_and_the_entr
     assert env["EXTRA"] == str(tmp_path.resolve())
     assert env["PATH"] == os.environ["PATH"]
     assert "UNRELATED_SECRET" not in env
-
-
-def test_the_default_config_path_is_the_setting_or_mcp_json_here(tmp_path: Path) -> None:
-    assert default_config_path({"AFU9_MCP_CONFIG": str(tmp_path / "x.json")}) == tmp_path / "x.json"
-    assert default_config_path({}) == Path.cwd() / "mcp.json"
 
 
 # -- the factory server in-process ----------------------------------------------------------------------------
