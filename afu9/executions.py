@@ -262,14 +262,14 @@ def _run(args: argparse.Namespace) -> None:
     async def work() -> str:
         from orchestrator.definitions import Definitions
 
-        if prepared is None:  # an unknown name is said before the engine starts
-            await _checked(settings, lambda readmodel: Definitions(readmodel.database).get(args.target, args.version))
+        published = None
+        if prepared is None:  # found (or an unknown name refused) before the engine starts
+            published = await _checked(
+                settings, lambda readmodel: Definitions(readmodel.database).get(args.target, args.version)
+            )
         async with _engine(settings, mode="local", executor_id=_cli_executor()) as engine:
-            definitions = Definitions(engine.database)
-            if prepared is not None:
-                stored = await definitions.for_run(prepared)
-            else:
-                stored = await definitions.get(args.target, args.version)
+            stored = published if prepared is None else await Definitions(engine.database).for_run(prepared)
+            assert stored is not None
             execution_id = await engine.start(stored, inputs, triggered_by=_actor(args), enqueue=args.detach)
             sys.stderr.write(f"execution {execution_id}: {stored.name} {stored.version} ({stored.status})\n")
             if args.detach:
